@@ -1,0 +1,41 @@
+"""The `compliance` command line: a thin layer over the library (heavy modules are imported lazily)."""
+
+from __future__ import annotations
+
+from typing import Optional
+
+import typer
+
+from .common import AgreementOption, AsOption, GlobalOptions, StoreOption
+
+app = typer.Typer(
+    name="compliance",
+    help="Track compliance with the November 10, 2020 trilateral statement (or another agreement encoded as data).\n\n"
+         "Example: compliance --store sample check --as-of 2021-09-30",
+    no_args_is_help=True,
+    add_completion=True,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
+
+
+@app.callback()
+def root(ctx: typer.Context, store: Optional[str] = StoreOption, agreement: Optional[str] = AgreementOption,
+         monitor: Optional[str] = AsOption) -> None:
+    """Agreement-compliance tracking: log observations, check obligations, write reports."""
+    ctx.obj = GlobalOptions(store, agreement, monitor)
+
+
+from . import agreement_cmds, check_cmd, observe  # noqa: E402  (commands register themselves on `app`)
+
+for _module in ("report_cmd", "whatif_cmd", "verify_cmd", "sources_cmd", "schema_cmd"):
+    try:  # optional command modules, present once their features are built
+        __import__(f"{__name__}.{_module}")
+    except ModuleNotFoundError as _error:
+        if _error.name != f"{__name__}.{_module}":
+            raise
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()

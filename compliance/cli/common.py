@@ -1,0 +1,140 @@
+"""Shared CLI plumbing: the global options and their precedence, and turning errors into exit codes."""
+
+from __future__ import annotations
+
+import functools
+import getpass
+import os
+import sqlite3
+import sys
+from dataclasses import dataclass
+from typing import Any, Callable, Optional, TypeVar
+
+import typer
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+STORE_HELP = "The observation log (SQLite); 'sample' opens the bundled sample log read-only. [env: COMPLIANCE_STORE]"
+AGREEMENT_HELP = "A bundled agreement ID or a clause file/folder path. [env: COMPLIANCE_AGREEMENT]"
+AS_HELP = "Who is recording (stored as recorded_by). [env: COMPLIANCE_MONITOR]"
+
+StoreOption = typer.Option(None, "--store", help=STORE_HELP, show_default="observations/observations.db")
+AgreementOption = typer.Option(None, "--agreement", help=AGREEMENT_HELP, show_default="nov-10-2020")
+AsOption = typer.Option(None, "--as", help=AS_HELP, show_default="your user name")
+
+
+@dataclass
+class GlobalOptions:
+    """Values of --store, --agreement and --as given before the subcommand."""
+
+    store: Optional[str] = None
+    agreement: Optional[str] = None
+    monitor: Optional[str] = None
+
+
+def _root(ctx: typer.Context) -> GlobalOptions:
+    root = ctx.find_root()
+    if not isinstance(root.obj, GlobalOptions):
+        root.obj = GlobalOptions()
+    return root.obj
+
+
+def resolve(ctx: typer.Context, name: str, given: Optional[str]) -> str:
+    """The option's value: after the subcommand, then before it, then the environment, then the default."""
+    if given:
+        return given
+    before = getattr(_root(ctx), name)
+    if before:
+        return before
+    env = {"store": "COMPLIANCE_STORE", "agreement": "COMPLIANCE_AGREEMENT", "monitor": "COMPLIANCE_MONITOR"}[name]
+    if os.environ.get(env):
+        return os.environ[env]
+    if name == "store":
+        return os.path.join("observations", "observations.db")
+    if name == "agreement":
+        return "nov-10-2020"
+    try:
+        return getpass.getuser()
+    except Exception:  # no user name in this environment
+        return "unknown"
+
+
+def open_agreement(ctx: typer.Context, agreement: Optional[str]):
+    """Load the agreement named by --agreement (or its environment variable, or the default)."""
+    from ..clauses import load_agreement
+
+    return load_agreement(resolve(ctx, "agreement", agreement))
+
+
+def open_store(ctx: typer.Context, store: Optional[str], agreement: Optional[str], *, write: bool = False):
+    """Open the store for the agreement; reads never create it."""
+    from ..store import Store
+
+    return Store.open(resolve(ctx, "store", store), open_agreement(ctx, agreement), write=write)
+
+
+def declared_codes(declare: Optional[list[str]]) -> frozenset[str]:
+    """Actor codes the monitor declares, from --declare and COMPLIANCE_DECLARED_ACTORS."""
+    codes = set(declare or [])
+    codes.update(c.strip() for c in os.environ.get("COMPLIANCE_DECLARED_ACTORS", "").split(",") if c.strip())
+    return frozenset(codes)
+
+
+def fail(where: Optional[str], reason: str, code: int = 2) -> None:
+    """Print one error line and exit with `code`."""
+    prefix = f"{where}: " if where else ""
+    print(f"compliance: error: {prefix}{reason}", file=sys.stderr)
+    raise typer.Exit(code)
+
+
+def handles_errors(func: F) -> F:
+    """Run a command body; turn errors into one line on stderr and the documented exit code."""
+    from ..errors import ComplianceError
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except ComplianceError as error:
+            fail(error.where, error.reason.replace("\n", " "), error.exit_code)
+        except sqlite3.DatabaseError as error:
+            fail("store", str(error), 4)
+        except OSError as error:
+            fail(getattr(error, "filename", None), error.strerror or str(error), 4)
+        except KeyboardInterrupt:
+            fail(None, "interrupted", 130)
+        except (typer.Exit, typer.Abort):
+            raise
+        except Exception as error:  # a bug: one line, never a bare traceback, never exit code 1
+            if os.environ.get("COMPLIANCE_DEBUG"):
+                raise
+            fail("internal error", f"{type(error).__name__}: {error} (set COMPLIANCE_DEBUG=1 for a traceback)", 4)
+
+    return wrapper  # type: ignore[return-value]
+
+
+def parse_date_option(value: Optional[str], option: str, tz: Any):
+    """An ISO date option, read in the agreement's time zone."""
+    from ..dates import parse_day
+    from ..errors import InputError
+
+    if value is None:
+        return None
+    try:
+        return parse_day(value, tz)
+    except InputError as error:
+        raise InputError(error.reason, option) from None
+
+
+def parse_fail_on(value: Optional[str]) -> set[str]:
+    """The --fail-on list of verdicts."""
+    from ..errors import InputError
+    from ..verdicts import VERDICTS
+
+    if not value:
+        return set()
+    wanted = {v.strip() for v in value.split(",") if v.strip()}
+    unknown = wanted - set(VERDICTS)
+    if unknown:
+        raise InputError(f"unknown verdict(s) {', '.join(sorted(unknown))} (valid: {', '.join(VERDICTS)})", "--fail-on")
+    return wanted

@@ -1,0 +1,324 @@
+"""`compliance observe ...`: add, import, list, show, correct, retract and export observations."""
+
+from __future__ import annotations
+
+import json
+import sys
+from enum import Enum
+from pathlib import Path
+from typing import Any, Optional
+
+import typer
+
+from . import app
+from .common import (AgreementOption, AsOption, StoreOption, declared_codes, handles_errors, open_agreement,
+                     open_store, parse_date_option, resolve)
+
+observe_app = typer.Typer(help="Log observations and correct them without erasing history.\n\n"
+                               "Example: compliance observe add --kind ceasefire.breach --date 2021-07-13 --actor AM "
+                               "--source 'Russian MoD' --source-party RU", no_args_is_help=True)
+app.add_typer(observe_app, name="observe")
+
+DeclareOption = typer.Option(None, "--declare", help="Declare an actor code the agreement does not know (repeatable). [env: COMPLIANCE_DECLARED_ACTORS]")
+
+
+class ListFormat(str, Enum):
+    table = "table"
+    json = "json"
+    jsonl = "jsonl"
+
+
+class ShowFormat(str, Enum):
+    table = "table"
+    json = "json"
+
+
+def _fields(**options: Any) -> dict[str, Any]:
+    """Observation fields from command-line options (names as in the exchange format)."""
+    return {key: value for key, value in options.items() if value is not None}
+
+
+# One set of field options, shared by `add` (some required) and `correct` (all optional).
+def _field_options(required: bool) -> dict[str, Any]:
+    need = ... if required else None
+    return dict(
+        kind=typer.Option(need, "--kind", help="What was observed, from the agreement's vocabulary (see `compliance clauses show`)."),
+        date=typer.Option(need, "--date", help="When it happened: ISO date or date-time (read in the agreement's time zone)."),
+        actor=typer.Option(need, "--actor", help="Party code whose conduct or forces it concerns."),
+        source=typer.Option(need, "--source", help="Who reported it."),
+        source_party=typer.Option(need, "--source-party", help="The source's alignment: a party code or 'independent'."),
+    )
+
+
+_OPTIONAL_FIELDS = dict(
+    value=typer.Option(None, "--value", help="A count (whole number >= 0)."),
+    low=typer.Option(None, "--low", help="Lower end of a reported range."),
+    high=typer.Option(None, "--high", help="Upper end of a reported range."),
+    claim=typer.Option(None, "--claim", help="affirms (default) or denies."),
+    subject=typer.Option(None, "--subject", help="A district, or conflict-zone / state-border for ceasefire.breach."),
+    place=typer.Option(None, "--place", help="Where, in words."),
+    lat=typer.Option(None, "--lat", help="Latitude (-90..90)."),
+    lon=typer.Option(None, "--lon", help="Longitude (-180..180)."),
+    date_end=typer.Option(None, "--date-end", help="For something that lasted: the last date."),
+    method=typer.Option(None, "--method", help="seen, heard, imagery, statement or media-report."),
+    supervised_by=typer.Option(None, "--supervised-by", help="The body that supervised it (UNHCR for returns)."),
+    url=typer.Option(None, "--url", help="Link to the source."),
+    quote=typer.Option(None, "--quote", help="A short attributed excerpt of the source."),
+    notes=typer.Option(None, "--notes", help="Free text."),
+)
+
+
+@observe_app.command("add")
+@handles_errors
+def add(
+    ctx: typer.Context,
+    kind: str = _field_options(True)["kind"],
+    date: str = _field_options(True)["date"],
+    actor: str = _field_options(True)["actor"],
+    source: str = _field_options(True)["source"],
+    source_party: str = _field_options(True)["source_party"],
+    value: Optional[int] = _OPTIONAL_FIELDS["value"],
+    low: Optional[int] = _OPTIONAL_FIELDS["low"],
+    high: Optional[int] = _OPTIONAL_FIELDS["high"],
+    claim: Optional[str] = _OPTIONAL_FIELDS["claim"],
+    subject: Optional[str] = _OPTIONAL_FIELDS["subject"],
+    place: Optional[str] = _OPTIONAL_FIELDS["place"],
+    lat: Optional[float] = _OPTIONAL_FIELDS["lat"],
+    lon: Optional[float] = _OPTIONAL_FIELDS["lon"],
+    date_end: Optional[str] = _OPTIONAL_FIELDS["date_end"],
+    method: Optional[str] = _OPTIONAL_FIELDS["method"],
+    supervised_by: Optional[str] = _OPTIONAL_FIELDS["supervised_by"],
+    url: Optional[str] = _OPTIONAL_FIELDS["url"],
+    quote: Optional[str] = _OPTIONAL_FIELDS["quote"],
+    notes: Optional[str] = _OPTIONAL_FIELDS["notes"],
+    declare: Optional[list[str]] = DeclareOption,
+    store: Optional[str] = StoreOption,
+    agreement: Optional[str] = AgreementOption,
+    monitor: Optional[str] = AsOption,
+) -> None:
+    """Validate and append one observation; print its ID.
+
+    Example: compliance observe add --kind contingent.personnel --date 2020-11-20 --actor RU --value 1960
+    --source 'Russian MoD' --source-party RU --method statement
+    """
+    from ..exchange import observation_record
+
+    fields = _fields(kind=kind, date=date, actor=actor, source=source, source_party=source_party, value=value,
+                     low=low, high=high, claim=claim, subject=subject, place=place, lat=lat, lon=lon,
+                     date_end=date_end, method=method, supervised_by=supervised_by, url=url, quote=quote, notes=notes)
+    agr = open_agreement(ctx, agreement)
+    record = observation_record(fields, agr, declared_codes(declare))
+    db = open_store(ctx, store, agreement, write=True)
+    (new_id,) = db.append([record], resolve(ctx, "monitor", monitor))
+    typer.echo(new_id)
+
+
+@observe_app.command("correct")
+@handles_errors
+def correct(
+    ctx: typer.Context,
+    observation_id: str = typer.Argument(..., metavar="ID", help="The observation to correct (the latest of its chain)."),
+    kind: Optional[str] = _field_options(False)["kind"],
+    date: Optional[str] = _field_options(False)["date"],
+    actor: Optional[str] = _field_options(False)["actor"],
+    source: Optional[str] = _field_options(False)["source"],
+    source_party: Optional[str] = _field_options(False)["source_party"],
+    value: Optional[int] = _OPTIONAL_FIELDS["value"],
+    low: Optional[int] = _OPTIONAL_FIELDS["low"],
+    high: Optional[int] = _OPTIONAL_FIELDS["high"],
+    claim: Optional[str] = _OPTIONAL_FIELDS["claim"],
+    subject: Optional[str] = _OPTIONAL_FIELDS["subject"],
+    place: Optional[str] = _OPTIONAL_FIELDS["place"],
+    lat: Optional[float] = _OPTIONAL_FIELDS["lat"],
+    lon: Optional[float] = _OPTIONAL_FIELDS["lon"],
+    date_end: Optional[str] = _OPTIONAL_FIELDS["date_end"],
+    method: Optional[str] = _OPTIONAL_FIELDS["method"],
+    supervised_by: Optional[str] = _OPTIONAL_FIELDS["supervised_by"],
+    url: Optional[str] = _OPTIONAL_FIELDS["url"],
+    quote: Optional[str] = _OPTIONAL_FIELDS["quote"],
+    notes: Optional[str] = _OPTIONAL_FIELDS["notes"],
+    declare: Optional[list[str]] = DeclareOption,
+    store: Optional[str] = StoreOption,
+    agreement: Optional[str] = AgreementOption,
+    monitor: Optional[str] = AsOption,
+) -> None:
+    """Append a corrected copy of an observation that supersedes it; print the new ID.
+
+    Example: compliance observe correct 12 --date 2021-09-11
+    """
+    from ..errors import InputError
+    from ..exchange import observation_record
+    from ..records import OBSERVATION
+
+    changes = _fields(kind=kind, date=date, actor=actor, source=source, source_party=source_party, value=value,
+                      low=low, high=high, claim=claim, subject=subject, place=place, lat=lat, lon=lon,
+                      date_end=date_end, method=method, supervised_by=supervised_by, url=url, quote=quote, notes=notes)
+    if not changes:
+        raise InputError("give at least one field to change (for example --date 2021-07-14)", "correct")
+    db = open_store(ctx, store, agreement, write=True)
+    target = db.get(observation_id)
+    if target.type != OBSERVATION:
+        raise InputError(f"record {observation_id} is a {target.type}, not an observation", "ID")
+    fields = {k: v for k, v in target.body.items() if k != "supersedes"}
+    if ("value" in changes) and ("low" not in changes):
+        fields.pop("low", None), fields.pop("high", None)
+    if ("low" in changes or "high" in changes) and "value" not in changes:
+        fields.pop("value", None)
+    fields.update(changes)
+    record = observation_record(fields, db.agreement, declared_codes(declare), supersedes=target.id)
+    (new_id,) = db.append([record], resolve(ctx, "monitor", monitor))
+    typer.echo(new_id)
+
+
+@observe_app.command("retract")
+@handles_errors
+def retract(
+    ctx: typer.Context,
+    observation_id: str = typer.Argument(..., metavar="ID", help="The observation to retract (the latest of its chain)."),
+    reason: str = typer.Option(..., "--reason", help="Why it is retracted."),
+    store: Optional[str] = StoreOption,
+    agreement: Optional[str] = AgreementOption,
+    monitor: Optional[str] = AsOption,
+) -> None:
+    """Append a retraction of an observation; the original stays in the log. Prints the retraction's ID.
+
+    Example: compliance observe retract 20 --reason "duplicate of 19"
+    """
+    from ..exchange import retraction_record
+
+    record = retraction_record(observation_id, reason)
+    db = open_store(ctx, store, agreement, write=True)
+    (new_id,) = db.append([record], resolve(ctx, "monitor", monitor))
+    typer.echo(new_id)
+
+
+@observe_app.command("import")
+@handles_errors
+def import_(
+    ctx: typer.Context,
+    file: str = typer.Argument(..., metavar="FILE.jsonl", help="JSON Lines file, or - for standard input."),
+    declare: Optional[list[str]] = DeclareOption,
+    store: Optional[str] = StoreOption,
+    agreement: Optional[str] = AgreementOption,
+    monitor: Optional[str] = AsOption,
+) -> None:
+    """Validate every line, then append all of them or none; print how many were stored.
+
+    Example: compliance observe import observations/sample.jsonl
+    """
+    from ..errors import StoreError
+    from ..exchange import read_jsonl
+
+    agr = open_agreement(ctx, agreement)
+    if file == "-":
+        lines = sys.stdin.buffer.read().splitlines()
+        where = "<stdin>"
+    else:
+        try:
+            lines = Path(file).read_bytes().splitlines()
+        except OSError as error:
+            raise StoreError(f"cannot read: {error.strerror or error}", file) from None
+        where = file
+    records = read_jsonl(lines, agr, where, declared_codes(declare))
+    db = open_store(ctx, store, agreement, write=True)
+    ids = db.append(records, resolve(ctx, "monitor", monitor))
+    typer.echo(f"{len(ids)}")
+
+
+@observe_app.command("export")
+@handles_errors
+def export(ctx: typer.Context, store: Optional[str] = StoreOption, agreement: Optional[str] = AgreementOption) -> None:
+    """Write the whole log to stdout as JSON Lines, store fields included (restore it with `observe import`).
+
+    Example: compliance observe export > backup.jsonl
+    """
+    from ..exchange import export_lines
+
+    db = open_store(ctx, store, agreement)
+    out = sys.stdout
+    for line in export_lines(db.records()):
+        out.write(line + "\n")
+
+
+def _count_text(body: dict[str, Any]) -> str:
+    if "value" in body:
+        return f"{body['value']:,}"
+    if "low" in body:
+        return f"{body['low']:,}-{body['high']:,}"
+    return ""
+
+
+@observe_app.command("list")
+@handles_errors
+def list_(
+    ctx: typer.Context,
+    kind: Optional[str] = typer.Option(None, "--kind", help="Only this kind."),
+    actor: Optional[str] = typer.Option(None, "--actor", help="Only this actor."),
+    since: Optional[str] = typer.Option(None, "--since", help="Only observations dated on or after this date."),
+    until: Optional[str] = typer.Option(None, "--until", help="Only observations dated on or before this date."),
+    output: ListFormat = typer.Option(ListFormat.table, "--format", help="Output format."),
+    store: Optional[str] = StoreOption,
+    agreement: Optional[str] = AgreementOption,
+) -> None:
+    """List the live observations (not superseded or retracted), by date then ID.
+
+    Example: compliance --store sample observe list --kind ceasefire.breach --since 2021-07-01
+    """
+    from tabulate import tabulate
+
+    db = open_store(ctx, store, agreement)
+    tz = db.agreement.tz
+    records = db.live_observations(db.head(), kind=kind, actor=actor, since=parse_date_option(since, "--since", tz),
+                                   until=parse_date_option(until, "--until", tz))
+    if output == ListFormat.json:
+        typer.echo(json.dumps([r.export() for r in records], indent=2, ensure_ascii=False))
+    elif output == ListFormat.jsonl:
+        for r in records:
+            typer.echo(json.dumps(r.export(), ensure_ascii=False))
+    else:
+        rows = [(r.id, r.body["date"], r.body["kind"], r.body["actor"], r.body.get("subject", ""), _count_text(r.body),
+                 r.body.get("claim", "affirms"), r.body["source"], r.body["source_party"], r.body.get("method", ""))
+                for r in records]
+        typer.echo(tabulate(rows, headers=["id", "date", "kind", "actor", "subject", "count", "claim", "source",
+                                           "alignment", "method"], maxcolwidths=[None] * 7 + [40, None, None]))
+        typer.echo(f"{len(records)} observation{'s' if len(records) != 1 else ''}")
+
+
+@observe_app.command("show")
+@handles_errors
+def show(
+    ctx: typer.Context,
+    observation_id: str = typer.Argument(..., metavar="ID"),
+    output: ShowFormat = typer.Option(ShowFormat.table, "--format", help="Output format."),
+    store: Optional[str] = StoreOption,
+    agreement: Optional[str] = AgreementOption,
+) -> None:
+    """Show one observation with its history: what it corrected, and what superseded or retracted it.
+
+    Example: compliance --store sample observe show 24
+    """
+    db = open_store(ctx, store, agreement)
+    record = db.get(observation_id)
+    chain = db.history(observation_id)
+    if output == ShowFormat.json:
+        typer.echo(json.dumps({"record": record.export(), "history": [
+            {**r.export(), "status": _status(r)} for r in chain]}, indent=2, ensure_ascii=False))
+        return
+    for key, value in record.export().items():
+        typer.echo(f"{key:>13}: {value}")
+    typer.echo("")
+    typer.echo("history:")
+    for r in chain:
+        mark = "*" if r.id == record.id else " "
+        typer.echo(f" {mark} {r.id:>6}  {r.recorded_at}  {r.recorded_by:<14} {_status(r)}")
+
+
+def _status(record: Any) -> str:
+    if record.type == "retraction":
+        return f"retraction of {record.body['retracts']}: {record.body['reason']}"
+    text = f"correction of {record.body['supersedes']}" if record.body.get("supersedes") else "observation"
+    if record.ended_by is not None:
+        text += f" (ended by {record.ended_by})"
+    else:
+        text += " (current)"
+    return text

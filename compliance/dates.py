@@ -1,0 +1,119 @@
+"""Dates in the agreement's time zone: parsing, calendar arithmetic and 'today'."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from functools import lru_cache
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from .errors import InputError
+
+EARLIEST_YEAR = 1900
+LATEST_YEAR = 2199
+
+_OFFSET = re.compile(r"^(?:UTC)?([+-])(\d{2}):?(\d{2})$")
+
+
+@lru_cache(maxsize=None)
+def zone(name: str) -> dt.tzinfo:
+    """Return the tzinfo for a fixed offset ('+03:00', 'UTC+03:00') or an IANA name ('Europe/Moscow')."""
+    match = _OFFSET.match(name.strip())
+    if match:
+        sign, hours, minutes = match.groups()
+        delta = dt.timedelta(hours=int(hours), minutes=int(minutes))
+        return dt.timezone(-delta if sign == "-" else delta)
+    if name.strip().upper() in ("UTC", "Z"):
+        return dt.timezone.utc
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError) as error:
+        raise InputError(f"unknown time zone {name!r}; use an offset such as '+03:00' or an IANA name") from error
+
+
+def _check_year(year: int) -> None:
+    if not EARLIEST_YEAR <= year <= LATEST_YEAR:
+        raise InputError(f"year {year} is outside {EARLIEST_YEAR}-{LATEST_YEAR}")
+
+
+def parse_moment(value: object, tz: dt.tzinfo) -> tuple[dt.date, dt.datetime]:
+    """Read an ISO date or date-time; return its calendar date in `tz` and its UTC instant.
+
+    A plain date, or a date-time without offset, is read in `tz`.
+    """
+    if isinstance(value, dt.datetime):
+        moment = value
+    elif isinstance(value, dt.date):
+        moment = dt.datetime(value.year, value.month, value.day)
+    elif isinstance(value, str):
+        text = value.strip()
+        if not text:
+            raise InputError("empty date")
+        try:
+            if len(text) <= 10:
+                day = dt.date.fromisoformat(text)
+                moment = dt.datetime(day.year, day.month, day.day)
+            else:
+                moment = dt.datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
+        except ValueError:
+            raise InputError(f"{text!r} is not an ISO 8601 date (YYYY-MM-DD) or date-time") from None
+    else:
+        raise InputError(f"expected an ISO 8601 date string, got {type(value).__name__}")
+    _check_year(moment.year)
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=tz)
+    local = moment.astimezone(tz)
+    return local.date(), moment.astimezone(dt.timezone.utc)
+
+
+def parse_day(value: object, tz: dt.tzinfo) -> dt.date:
+    """Read an ISO date (or date-time) and return the calendar date in `tz`."""
+    return parse_moment(value, tz)[0]
+
+
+def today(tz: dt.tzinfo) -> dt.date:
+    """Today's date in `tz`."""
+    return dt.datetime.now(tz).date()
+
+
+def add_months(day: dt.date, months: int) -> dt.date:
+    """Shift a date by whole months, clamping the day to the month's length (31 Jan + 1 month = 28/29 Feb)."""
+    index = day.year * 12 + day.month - 1 + months
+    year, month = divmod(index, 12)
+    month += 1
+    last = (dt.date(year + (month == 12), month % 12 + 1, 1) - dt.timedelta(days=1)).day
+    return dt.date(year, month, min(day.day, last))
+
+
+def utc_now() -> dt.datetime:
+    """The current UTC time, to the microsecond."""
+    return dt.datetime.now(dt.timezone.utc)
+
+
+def format_utc(moment: dt.datetime) -> str:
+    """ISO 8601 UTC with a 'Z', microsecond precision, so that text order is time order."""
+    return moment.astimezone(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def parse_utc(value: object, field: str = "recorded_at") -> dt.datetime:
+    """Read a UTC (or offset) date-time such as a `recorded_at` or `--as-recorded` value."""
+    if isinstance(value, dt.datetime):
+        moment = value
+    elif isinstance(value, dt.date):
+        moment = dt.datetime(value.year, value.month, value.day, 23, 59, 59, 999999)
+    elif isinstance(value, str):
+        text = value.strip()
+        try:
+            if len(text) <= 10:
+                day = dt.date.fromisoformat(text)
+                moment = dt.datetime(day.year, day.month, day.day, 23, 59, 59, 999999)
+            else:
+                moment = dt.datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
+        except ValueError:
+            raise InputError(f"{text!r} is not an ISO 8601 date-time", field) from None
+    else:
+        raise InputError("expected an ISO 8601 date-time string", field)
+    _check_year(moment.year)
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=dt.timezone.utc)
+    return moment.astimezone(dt.timezone.utc)

@@ -1,0 +1,124 @@
+"""Evidence rows (groups of like observations), matters, and the ordering of evidence IDs."""
+
+from __future__ import annotations
+
+import bisect
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Iterable, Sequence
+
+from .store import GroupRow
+
+
+def id_key(observation_id: str) -> tuple[int, int, str]:
+    """Sort key for observation IDs: logged IDs numerically, then hypothetical ones (h1, h2, ...)."""
+    if observation_id.isdigit():
+        return (0, int(observation_id), "")
+    if observation_id[:1] == "h" and observation_id[1:].isdigit():
+        return (1, int(observation_id[1:]), "")
+    return (2, 0, observation_id)
+
+
+@dataclass(slots=True)
+class Row:
+    """Observations that share every field a rule reads, with their IDs."""
+
+    kind: str
+    actor: str
+    day: dt.date
+    day_end: dt.date
+    source_party: str
+    claim: str
+    subject: str | None
+    sup: str | None
+    lo: int | None
+    hi: int | None
+    n: int
+    id_text: str
+    _ids: list[str] | None = field(default=None, repr=False)
+
+    @classmethod
+    def from_group(cls, group: GroupRow) -> "Row":
+        """A row from the store's GROUP BY result."""
+        return cls(group.kind, group.actor, dt.date.fromisoformat(group.day), dt.date.fromisoformat(group.day_end),
+                   group.source_party, group.claim, group.subject, group.sup, group.lo, group.hi, group.n,
+                   str(group.seqs))
+
+    def ids(self) -> list[str]:
+        """The observation IDs in this row, sorted."""
+        if self._ids is None:
+            self._ids = sorted(self.id_text.split(","), key=id_key)
+        return self._ids
+
+    def without(self, excluded: set[str]) -> "Row | None":
+        """This row less some observation IDs (None when nothing is left)."""
+        kept = [i for i in self.ids() if i not in excluded]
+        if len(kept) == self.n:
+            return self
+        if not kept:
+            return None
+        return Row(self.kind, self.actor, self.day, self.day_end, self.source_party, self.claim, self.subject,
+                   self.sup, self.lo, self.hi, len(kept), ",".join(kept), kept)
+
+
+def first_ids(rows: Iterable[Row], limit: int) -> list[str]:
+    """The first `limit` observation IDs of these rows, by date then ID."""
+    if limit <= 0:
+        return []
+    ordered = sorted(rows, key=lambda r: r.day)
+    result: list[str] = []
+    index = 0
+    while index < len(ordered) and len(result) < limit:
+        day = ordered[index].day
+        same_day: list[str] = []
+        while index < len(ordered) and ordered[index].day == day:
+            same_day.extend(ordered[index].ids())
+            index += 1
+        result.extend(sorted(same_day, key=id_key))
+    return result[:limit]
+
+
+def total(rows: Iterable[Row]) -> int:
+    """How many observations these rows hold."""
+    return sum(row.n for row in rows)
+
+
+@dataclass
+class Matter:
+    """Breach evidence close enough in time to be one matter (grouping is transitive)."""
+
+    start: dt.date
+    end: dt.date
+    rows: list[Row]
+
+
+def group_matters(rows: Sequence[Row], window_days: int) -> list[Matter]:
+    """Group breach rows into matters: spans widened by the window that touch belong together."""
+    window = dt.timedelta(days=window_days)
+    matters: list[Matter] = []
+    for row in sorted(rows, key=lambda r: (r.day, r.day_end)):
+        if matters and row.day <= matters[-1].end + window:
+            current = matters[-1]
+            current.rows.append(row)
+            if row.day_end > current.end:
+                current.end = row.day_end
+        else:
+            matters.append(Matter(row.day, row.day_end, [row]))
+    return matters
+
+
+class SpanIndex:
+    """Answers 'does any span lie within `window` days of this one?' in O(log n)."""
+
+    def __init__(self, spans: Iterable[tuple[dt.date, dt.date]]):
+        ordered = sorted(spans)
+        self.starts = [start for start, _ in ordered]
+        self.max_end: list[dt.date] = []
+        for _, end in ordered:
+            self.max_end.append(max(end, self.max_end[-1]) if self.max_end else end)
+
+    def any_near(self, start: dt.date, end: dt.date, window_days: int) -> bool:
+        """True when some span lies within `window_days` of [start, end]."""
+        window = dt.timedelta(days=window_days)
+        upper = bisect.bisect_right(self.starts, end + window)
+        return upper > 0 and self.max_end[upper - 1] >= start - window

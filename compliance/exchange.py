@@ -1,0 +1,208 @@
+"""The JSON Lines exchange format, and turning user input into records the store appends."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from typing import Any, Iterable, Iterator
+
+from .agreement import Agreement, Amendment, Ending
+from .dates import parse_day
+from .errors import ComplianceError, InputError
+from .observation import clean_text, parse_observation
+from .records import AMENDMENT, ENDING, OBSERVATION, RETRACTION, NewRecord, Record
+
+MAX_LINE_BYTES = 1_000_000
+
+
+def observation_record(fields: dict[str, Any], agreement: Agreement, declared: frozenset[str] = frozenset(),
+                       supersedes: str | None = None, **store_fields: Any) -> NewRecord:
+    """A new observation (or, with `supersedes`, a correction) validated against the agreement."""
+    obs = parse_observation(fields, agreement, declared)
+    body = dict(obs.fields)
+    if supersedes is not None:
+        body["supersedes"] = str(supersedes)
+    return NewRecord(OBSERVATION, body, observation=obs, target=body.get("supersedes"), **store_fields)
+
+
+def retraction_record(target: str | int, reason: Any, **store_fields: Any) -> NewRecord:
+    """A retraction of observation `target`, with its reason."""
+    text = clean_text(reason, "reason")
+    return NewRecord(RETRACTION, {"retracts": str(target), "reason": text}, target=str(target), **store_fields)
+
+
+def _term_value(agreement: Agreement, obligation: str, term: str, value: Any) -> dt.date | int:
+    ob = agreement.obligation_or_none(obligation)
+    if ob is None:
+        raise InputError(f"unknown obligation {obligation!r} (known: {', '.join(o.id for o in agreement.obligations)})", "obligation")
+    if term not in ob.terms:
+        raise InputError(f"{obligation} has no term {term!r} (terms: {', '.join(ob.terms) or 'none'})", "term")
+    if isinstance(ob.terms[term].value, dt.date):
+        return parse_day(value, agreement.tz) if not isinstance(value, dt.date) else value
+    if isinstance(value, bool):
+        raise InputError("must be a whole number", "value")
+    if isinstance(value, str) and value.strip().isdigit():
+        return int(value.strip())
+    if isinstance(value, int) and value >= 0:
+        return value
+    raise InputError(f"term {term!r} takes a whole number >= 0, got {value!r}", "value")
+
+
+def _parties(value: Any, agreement: Agreement, field: str = "by") -> list[str]:
+    codes = value.split(",") if isinstance(value, str) else value
+    if not isinstance(codes, list) or not codes:
+        raise InputError("must list one or more party codes (AM,AZ)", field)
+    result = []
+    for code in codes:
+        code = clean_text(code, field)
+        if code not in agreement.known_codes:
+            raise InputError(f"unknown party code {code!r} (known: {', '.join(agreement.known_codes)})", field)
+        result.append(code)
+    return result
+
+
+def _date_field(value: Any, agreement: Agreement, field: str) -> dt.date:
+    try:
+        return parse_day(value, agreement.tz)
+    except InputError as error:
+        raise InputError(error.reason, field) from None
+
+
+def amendment_record(data: dict[str, Any], agreement: Agreement, **store_fields: Any) -> NewRecord:
+    """A recorded change to one term of one obligation."""
+    allowed = {"obligation", "term", "value", "agreed_on", "by", "requested_by", "relayed_by", "source", "note"}
+    _only(data, allowed)
+    for key in ("obligation", "term", "value", "agreed_on", "by", "source"):
+        if data.get(key) in (None, ""):
+            raise InputError("is required", key)
+    obligation, term = clean_text(data["obligation"], "obligation"), clean_text(data["term"], "term")
+    value = _term_value(agreement, obligation, term, data["value"])
+    body: dict[str, Any] = {
+        "obligation": obligation, "term": term,
+        "value": value.isoformat() if isinstance(value, dt.date) else value,
+        "agreed_on": _date_field(data["agreed_on"], agreement, "agreed_on").isoformat(),
+        "by": _parties(data["by"], agreement),
+        "source": clean_text(data["source"], "source"),
+    }
+    for key in ("requested_by", "relayed_by"):
+        if data.get(key):
+            body[key] = _parties(data[key], agreement, key)
+    if data.get("note"):
+        body["note"] = clean_text(data["note"], "note", 10_000)
+    return NewRecord(AMENDMENT, body, **store_fields)
+
+
+def ending_record(data: dict[str, Any], agreement: Agreement, **store_fields: Any) -> NewRecord:
+    """A record that an obligation stopped applying on a date."""
+    _only(data, {"obligation", "on", "by", "source", "note"})
+    for key in ("obligation", "on", "by", "source"):
+        if data.get(key) in (None, ""):
+            raise InputError("is required", key)
+    obligation = clean_text(data["obligation"], "obligation")
+    if agreement.obligation_or_none(obligation) is None:
+        raise InputError(f"unknown obligation {obligation!r} (known: {', '.join(o.id for o in agreement.obligations)})", "obligation")
+    body: dict[str, Any] = {
+        "obligation": obligation, "on": _date_field(data["on"], agreement, "on").isoformat(),
+        "by": _parties(data["by"], agreement), "source": clean_text(data["source"], "source"),
+    }
+    if data.get("note"):
+        body["note"] = clean_text(data["note"], "note", 10_000)
+    return NewRecord(ENDING, body, **store_fields)
+
+
+def _only(data: dict[str, Any], allowed: set[str]) -> None:
+    for key in data:
+        if key not in allowed:
+            raise InputError(f"unknown field (valid fields: {', '.join(sorted(allowed))})", key)
+
+
+def _reject_constant(name: str) -> Any:
+    raise InputError(f"{name} is not a number this format accepts (NaN and infinities are rejected)")
+
+
+def parse_line(data: Any, agreement: Agreement, declared: frozenset[str]) -> NewRecord:
+    """One decoded JSON line to a record: an observation, correction, retraction, amendment or ending."""
+    if not isinstance(data, dict):
+        raise InputError("each line must be a JSON object")
+    data = dict(data)
+    store: dict[str, Any] = {}
+    for key in ("id", "recorded_at", "recorded_by", "hash"):
+        if key in data:
+            value = data.pop(key)
+            if key == "id" and isinstance(value, int) and not isinstance(value, bool):
+                value = str(value)
+            store[key] = clean_text(value, key)
+    record_type = data.pop("record", None)
+    if record_type == AMENDMENT:
+        return amendment_record(data, agreement, **store)
+    if record_type == ENDING:
+        return ending_record(data, agreement, **store)
+    if record_type not in (None, OBSERVATION, RETRACTION):
+        raise InputError(f"unknown record type {record_type!r} (observation, retraction, amendment, ending)", "record")
+    if "retracts" in data or record_type == RETRACTION:
+        _only(data, {"retracts", "reason"})
+        if "retracts" not in data:
+            raise InputError("is required", "retracts")
+        target = data["retracts"]
+        if isinstance(target, bool) or not isinstance(target, (str, int)):
+            raise InputError("must be an observation ID", "retracts")
+        if "reason" not in data:
+            raise InputError("is required", "reason")
+        return retraction_record(str(target).strip(), data["reason"], **store)
+    supersedes = data.pop("supersedes", None)
+    if supersedes is not None and (isinstance(supersedes, bool) or not isinstance(supersedes, (str, int))):
+        raise InputError("must be an observation ID", "supersedes")
+    return observation_record(data, agreement, declared, None if supersedes is None else str(supersedes).strip(), **store)
+
+
+def read_jsonl(lines: Iterable[str | bytes], agreement: Agreement, where: str,
+               declared: frozenset[str] = frozenset()) -> list[NewRecord]:
+    """Validate every line; the first invalid one raises InputError naming `where:line`, the field and the reason."""
+    records: list[NewRecord] = []
+    for number, raw in enumerate(lines, start=1):
+        try:
+            if isinstance(raw, bytes):
+                if len(raw) > MAX_LINE_BYTES:
+                    raise InputError(f"line is longer than {MAX_LINE_BYTES:,} bytes")
+                try:
+                    raw = raw.decode("utf-8")
+                except UnicodeDecodeError:
+                    raise InputError("not UTF-8 text") from None
+            if not raw.strip():
+                continue
+            if len(raw) > MAX_LINE_BYTES:
+                raise InputError(f"line is longer than {MAX_LINE_BYTES:,} characters")
+            try:
+                data = json.loads(raw, parse_constant=_reject_constant)
+            except json.JSONDecodeError as error:
+                raise InputError(f"not valid JSON ({error.msg} at column {error.colno})") from None
+            except RecursionError:
+                raise InputError("not valid JSON (nested too deeply)") from None
+            record = parse_line(data, agreement, declared)
+        except ComplianceError as error:
+            raise error.located(f"{where}:{number}") from None
+        records.append(NewRecord(**{**record.__dict__, "line": number}))
+    return records
+
+
+def export_lines(records: Iterable[Record]) -> Iterator[str]:
+    """Records as export lines (JSON, one per record, store fields included)."""
+    for record in records:
+        yield json.dumps(record.export(), ensure_ascii=False)
+
+
+def amendment_model(record: NewRecord | Record, agreement: Agreement) -> Amendment:
+    """A stored amendment record as the clause model."""
+    body = record.body
+    return Amendment(id=record.id, obligation=body["obligation"], term=body["term"],
+                     value=_term_value(agreement, body["obligation"], body["term"], body["value"]),
+                     agreed_on=dt.date.fromisoformat(body["agreed_on"]), by=body["by"],
+                     requested_by=body.get("requested_by", []), relayed_by=body.get("relayed_by", []),
+                     source=body["source"], note=body.get("note"))
+
+
+def ending_model(record: NewRecord | Record) -> Ending:
+    """A stored ending record as the clause model."""
+    body = record.body
+    return Ending(id=record.id, obligation=body["obligation"], on=dt.date.fromisoformat(body["on"]),
+                  by=body["by"], source=body["source"], note=body.get("note"))

@@ -1,0 +1,206 @@
+"""Observations: one dated statement about the world, validated against the agreement's vocabulary."""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import re
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, ValidationError, field_validator
+
+from .agreement import INDEPENDENT, PARTY_CODE, Agreement
+from .dates import parse_moment
+from .errors import InputError
+
+MAX_TEXT = 1_000
+MAX_LONG_TEXT = 10_000
+LONG_TEXT_FIELDS = ("quote", "notes")
+METHODS = ("seen", "heard", "imagery", "statement", "media-report")
+CLAIMS = ("affirms", "denies")
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+_PARTY_RE = re.compile(PARTY_CODE)
+
+OBSERVATION_FIELDS = (
+    "kind", "date", "actor", "source", "source_party", "value", "low", "high", "claim", "subject",
+    "place", "lat", "lon", "date_end", "method", "supervised_by", "url", "quote", "notes",
+)
+
+
+def clean_text(value: Any, field: str, limit: int = MAX_TEXT) -> str:
+    """Trim a string and reject empty, over-long or control-character text."""
+    if not isinstance(value, str):
+        raise InputError(f"must be a string, got {type(value).__name__}", field)
+    text = value.strip()
+    if not text:
+        raise InputError("must not be empty", field)
+    if len(text) > limit:
+        raise InputError(f"is {len(text):,} characters; at most {limit:,}", field)
+    if _CONTROL.search(text):
+        raise InputError("contains a control character (only newline and tab are allowed)", field)
+    return text
+
+
+class ObservationFields(BaseModel):
+    """The fields a monitor gives for an observation, checked for type and range (not yet for vocabulary)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    kind: str
+    date: str
+    actor: str
+    source: str
+    source_party: str
+    value: StrictInt | None = Field(default=None, ge=0)
+    low: StrictInt | None = Field(default=None, ge=0)
+    high: StrictInt | None = Field(default=None, ge=0)
+    claim: Literal["affirms", "denies"] = "affirms"
+    subject: str | None = None
+    place: str | None = None
+    lat: float | None = Field(default=None, ge=-90, le=90)
+    lon: float | None = Field(default=None, ge=-180, le=180)
+    date_end: str | None = None
+    method: Literal["seen", "heard", "imagery", "statement", "media-report"] | None = None
+    supervised_by: str | None = None
+    url: str | None = None
+    quote: str | None = None
+    notes: str | None = None
+
+    @field_validator("lat", "lon", mode="before")
+    @classmethod
+    def _finite(cls, value: Any) -> Any:
+        if isinstance(value, bool) or (value is not None and not isinstance(value, (int, float))):
+            raise ValueError("must be a decimal number")
+        if isinstance(value, float) and not math.isfinite(value):
+            raise ValueError("must be a finite number (no NaN or infinity)")
+        return value
+
+    @field_validator("date", "date_end", mode="before")
+    @classmethod
+    def _date_text(cls, value: Any) -> Any:
+        if isinstance(value, (dt.date, dt.datetime)):
+            return value.isoformat()
+        return value
+
+
+def _first_error(error: ValidationError) -> InputError:
+    first = error.errors()[0]
+    field = ".".join(str(part) for part in first["loc"]) or "observation"
+    if first["type"] == "extra_forbidden":
+        return InputError(f"unknown field (valid fields: {', '.join(OBSERVATION_FIELDS)})", field)
+    if first["type"] == "missing":
+        return InputError("is required", field)
+    if first["type"] == "literal_error":
+        return InputError(f"must be one of: {first['ctx']['expected']}", field)
+    message = first["msg"].removeprefix("Value error, ")
+    if first["type"].startswith("int"):
+        message = "must be a whole number" if "parsing" in first["type"] or "type" in first["type"] else message
+    return InputError(message, field)
+
+
+class Observation(BaseModel):
+    """A validated observation: the monitor's fields, normalised, with the dates it is compared by."""
+
+    model_config = ConfigDict(frozen=True)
+
+    fields: dict[str, Any]
+    day: dt.date
+    day_end: dt.date
+    instant: dt.datetime
+
+    @property
+    def kind(self) -> str:
+        """The observation kind."""
+        return self.fields["kind"]
+
+    @property
+    def actor(self) -> str:
+        """Whose conduct or forces the observation concerns."""
+        return self.fields["actor"]
+
+    @property
+    def lo(self) -> int | None:
+        """The count's lower bound (its value when exact)."""
+        return self.fields.get("value", self.fields.get("low"))
+
+    @property
+    def hi(self) -> int | None:
+        """The count's upper bound (its value when exact)."""
+        return self.fields.get("value", self.fields.get("high"))
+
+
+def _check_code(code: str, field: str, agreement: Agreement, declared: frozenset[str], allow_independent: bool) -> None:
+    if allow_independent and code == INDEPENDENT:
+        return
+    if not _PARTY_RE.match(code):
+        raise InputError(f"{code!r} is not a party code (pattern {PARTY_CODE}{' or independent' if allow_independent else ''})", field)
+    if code not in agreement.known_codes and code not in declared:
+        known = ", ".join([*agreement.known_codes, *sorted(declared), *([INDEPENDENT] if allow_independent else [])])
+        raise InputError(f"unknown party code {code!r} (known: {known}; declare a new actor with --declare {code})", field)
+
+
+def parse_observation(data: Any, agreement: Agreement, declared: frozenset[str] = frozenset()) -> Observation:
+    """Validate one observation's fields against the agreement; raise InputError naming the field and reason."""
+    if not isinstance(data, dict):
+        raise InputError("an observation must be a JSON object")
+    cleaned: dict[str, Any] = {}
+    for key, value in data.items():
+        if value is None:
+            continue
+        if isinstance(value, str) or key in ("kind", "actor", "source", "source_party", "subject", "place",
+                                             "supervised_by", "url", "quote", "notes", "method", "claim"):
+            value = clean_text(value, key, MAX_LONG_TEXT if key in LONG_TEXT_FIELDS else MAX_TEXT)
+        cleaned[key] = value
+    try:
+        fields = ObservationFields.model_validate(cleaned)
+    except ValidationError as error:
+        raise _first_error(error) from None
+
+    spec = agreement.kinds.get(fields.kind)
+    if spec is None:
+        raise InputError(f"unknown kind {fields.kind!r} (valid kinds: {', '.join(agreement.kinds)})", "kind")
+    _check_code(fields.actor, "actor", agreement, declared, allow_independent=False)
+    _check_code(fields.source_party, "source_party", agreement, declared, allow_independent=True)
+
+    try:
+        day, instant = parse_moment(fields.date, agreement.tz)
+    except InputError as error:
+        raise InputError(error.reason, "date") from None
+    day_end = day
+    if fields.date_end is not None:
+        try:
+            day_end = parse_moment(fields.date_end, agreement.tz)[0]
+        except InputError as error:
+            raise InputError(error.reason, "date_end") from None
+        if day_end < day:
+            raise InputError(f"{fields.date_end} is before date {fields.date}", "date_end")
+
+    has_count = fields.value is not None or fields.low is not None or fields.high is not None
+    if (fields.low is None) != (fields.high is None):
+        raise InputError("low and high go together: give both, or neither", "low" if fields.low is None else "high")
+    if fields.low is not None and fields.high is not None and fields.low > fields.high:
+        raise InputError(f"low {fields.low} is greater than high {fields.high}", "low")
+    if fields.value is not None and fields.low is not None and not fields.low <= fields.value <= fields.high:
+        raise InputError(f"value {fields.value} is outside low-high {fields.low}-{fields.high}", "value")
+    if spec.count == "none" and has_count:
+        raise InputError(f"kind {fields.kind!r} takes no count (no value, low or high)", "value" if fields.value is not None else "low")
+    if spec.count == "required" and fields.claim == "affirms" and not has_count:
+        raise InputError(f"kind {fields.kind!r} needs a count: give value, or low and high", "value")
+    if spec.count == "optional" and fields.claim == "affirms" and (fields.value == 0 or fields.high == 0):
+        raise InputError("a count of 0 is not a presence: record 'nothing present' with claim denies", "value")
+
+    subject = fields.subject if fields.subject is not None else spec.default_subject
+    if subject is None and spec.subject_required:
+        raise InputError(f"kind {fields.kind!r} needs a subject ({', '.join(spec.subjects or [])})", "subject")
+    if subject is not None and spec.subjects is not None and subject not in spec.subjects:
+        raise InputError(f"{subject!r} is not a subject of {fields.kind!r} (valid: {', '.join(spec.subjects)})", "subject")
+    if (fields.lat is None) != (fields.lon is None):
+        raise InputError("lat and lon go together", "lat" if fields.lat is None else "lon")
+
+    normal = fields.model_dump(exclude_none=True)
+    if subject is not None:
+        normal["subject"] = subject
+    for key in ("lat", "lon"):
+        if key in normal:
+            normal[key] = float(normal[key])
+    return Observation(fields=normal, day=day, day_end=day_end, instant=instant)

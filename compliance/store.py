@@ -1,0 +1,420 @@
+"""The observation log: an append-only, hash-chained SQLite store that knows its agreement."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+import sqlite3
+from pathlib import Path
+from typing import Any, Iterable, Iterator, NamedTuple
+
+from .agreement import Agreement
+from .dates import format_utc, parse_utc, utc_now
+from .errors import InputError, IntegrityError, StoreError, StoreMismatchError, UnknownReferenceError
+from .records import AMENDMENT, ENDING, OBSERVATION, RETRACTION, NewRecord, Record, canonical_json, chain_hash, genesis_digest
+
+SCHEMA_VERSION = "1"
+DEFAULT_STORE = Path("observations") / "observations.db"
+SAMPLE = "sample"
+BUSY_TIMEOUT_SECONDS = 120
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS records (
+    seq INTEGER PRIMARY KEY,
+    id TEXT NOT NULL UNIQUE,
+    type TEXT NOT NULL CHECK (type IN ('observation', 'retraction', 'amendment', 'ending')),
+    body TEXT NOT NULL,
+    recorded_at TEXT NOT NULL,
+    recorded_by TEXT NOT NULL,
+    prev_hash TEXT NOT NULL,
+    hash TEXT NOT NULL,
+    kind TEXT, actor TEXT, day TEXT, day_end TEXT, source_party TEXT, claim TEXT,
+    subject TEXT, sup TEXT, lo INTEGER, hi INTEGER,
+    target TEXT,
+    ended_by INTEGER
+);
+CREATE INDEX IF NOT EXISTS records_evidence ON records
+    (day, kind, actor, source_party, claim, subject, sup, lo, hi, day_end, ended_by, seq)
+    WHERE type = 'observation';
+CREATE INDEX IF NOT EXISTS records_recorded_at ON records (recorded_at);
+CREATE INDEX IF NOT EXISTS records_target ON records (target) WHERE target IS NOT NULL;
+"""
+
+
+class GroupRow(NamedTuple):
+    """Live observations sharing every field a rule reads: the store's aggregate handed to the engine."""
+
+    kind: str
+    actor: str
+    day: str
+    day_end: str
+    source_party: str
+    claim: str
+    subject: str | None
+    sup: str | None
+    lo: int | None
+    hi: int | None
+    n: int
+    seqs: str
+
+
+class Head(NamedTuple):
+    """The state of the log at an `--as-recorded` time: last record included and the chain head."""
+
+    seq: int
+    digest: str
+
+
+def _derived(record: NewRecord) -> dict[str, Any]:
+    obs = record.observation
+    if obs is None:
+        return {}
+    fields = obs.fields
+    sup = fields.get("supervised_by")
+    return {
+        "kind": fields["kind"], "actor": fields["actor"], "day": obs.day.isoformat(),
+        "day_end": obs.day_end.isoformat(), "source_party": fields["source_party"],
+        "claim": fields.get("claim", "affirms"), "subject": fields.get("subject"),
+        "sup": sup.strip().upper() if sup else None, "lo": obs.lo, "hi": obs.hi,
+    }
+
+
+class Store:
+    """An observation log of one agreement, backed by SQLite; reads never create it."""
+
+    def __init__(self, connection: sqlite3.Connection, agreement: Agreement, path: Path | None, writable: bool):
+        self._db = connection
+        self.agreement = agreement
+        self.path = path
+        self.writable = writable
+
+    # ---- opening -------------------------------------------------------------------------------
+
+    @classmethod
+    def open(cls, location: str | Path | None, agreement: Agreement, *, write: bool = False) -> "Store":
+        """Open the store at `location` ('sample' for the bundled sample log, read-only)."""
+        if str(location) == SAMPLE:
+            if write:
+                raise InputError("the sample log is read-only; use --store PATH to write", "--store")
+            return cls.sample(agreement)
+        path = Path(location) if location else DEFAULT_STORE
+        if not path.exists():
+            if not write:
+                return cls.memory(agreement)
+            try:
+                path.parent.mkdir(parents=True, exist_ok=True)
+            except OSError as error:
+                raise StoreError(f"cannot create the store's folder: {error.strerror or error}", str(path)) from None
+        if path.is_dir():
+            raise StoreError("is a folder, not a store file", str(path))
+        try:
+            if write:
+                db = sqlite3.connect(str(path), timeout=BUSY_TIMEOUT_SECONDS, isolation_level=None)
+            else:
+                db = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True,
+                                     timeout=BUSY_TIMEOUT_SECONDS, isolation_level=None)
+            store = cls(db, agreement, path, write)
+            store._prepare(create=write)
+        except sqlite3.DatabaseError as error:
+            raise StoreError(f"cannot open the store: {error}", str(path)) from None
+        return store
+
+    @classmethod
+    def memory(cls, agreement: Agreement) -> "Store":
+        """An empty in-memory log (what a missing store reads as)."""
+        store = cls(sqlite3.connect(":memory:", isolation_level=None), agreement, None, True)
+        store._prepare(create=True)
+        return store
+
+    @classmethod
+    def sample(cls, agreement: Agreement) -> "Store":
+        """The bundled sample log, restored into memory; read-only."""
+        from .exchange import read_jsonl  # the exchange module depends on records, not on the store
+        from .resources import sample_log
+
+        if agreement.id != "nov-10-2020":
+            raise StoreMismatchError(f"the sample log belongs to nov-10-2020, not {agreement.id}", "--store")
+        store = cls.memory(agreement)
+        path = sample_log()
+        records = read_jsonl(path.read_text(encoding="utf-8").splitlines(), agreement, str(path))
+        store.append(records, recorded_by="sample")
+        store.writable = False
+        return store
+
+    def _prepare(self, create: bool) -> None:
+        self._db.execute("PRAGMA busy_timeout = %d" % (BUSY_TIMEOUT_SECONDS * 1000))
+        if create:
+            if self.path is not None:
+                self._db.execute("PRAGMA journal_mode = WAL")
+                self._db.execute("PRAGMA synchronous = FULL")
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                for statement in filter(str.strip, _SCHEMA.split(";")):
+                    self._db.execute(statement)
+                self._db.execute("INSERT OR IGNORE INTO meta VALUES ('agreement', ?)", (self.agreement.id,))
+                self._db.execute("INSERT OR IGNORE INTO meta VALUES ('schema', ?)", (SCHEMA_VERSION,))
+                self._db.execute("INSERT OR IGNORE INTO meta VALUES ('last_number', '0')")
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+        try:
+            row = self._db.execute("SELECT value FROM meta WHERE key = 'agreement'").fetchone()
+        except sqlite3.OperationalError:
+            raise StoreError("not a compliance store (no meta table)", str(self.path)) from None
+        if row is None:
+            raise StoreError("not a compliance store (no agreement recorded)", str(self.path))
+        if row[0] != self.agreement.id:
+            raise StoreMismatchError(f"this store belongs to agreement {row[0]!r}, not {self.agreement.id!r}",
+                                     str(self.path or "--store"))
+
+    def close(self) -> None:
+        """Close the connection."""
+        self._db.close()
+
+    # ---- writing -------------------------------------------------------------------------------
+
+    def append(self, records: list[NewRecord], recorded_by: str) -> list[str]:
+        """Append records in one transaction: all are stored, or none. Returns their IDs."""
+        if not self.writable:
+            raise InputError("this store is read-only", "--store")
+        if not records:
+            return []
+        restore = records[0].is_restore
+        if any(r.is_restore != restore for r in records):
+            raise InputError("store fields (id, recorded_at, recorded_by, hash) must be on every line or on none")
+        db = self._db
+        try:
+            db.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError as error:
+            raise StoreError(f"cannot write the store: {error}", str(self.path)) from None
+        try:
+            ids = self._append_in_tx(records, recorded_by, restore)
+            db.execute("COMMIT")
+        except BaseException as error:
+            try:
+                db.execute("ROLLBACK")
+            except sqlite3.Error:
+                pass
+            if isinstance(error, sqlite3.OperationalError):
+                raise StoreError(f"cannot write the store: {error}", str(self.path)) from None
+            raise
+        return ids
+
+    def _append_in_tx(self, records: list[NewRecord], recorded_by: str, restore: bool) -> list[str]:
+        db = self._db
+        last = db.execute("SELECT seq, hash, recorded_at FROM records ORDER BY seq DESC LIMIT 1").fetchone()
+        if restore and last is not None:
+            raise InputError("lines carrying store fields (id, recorded_at, recorded_by, hash) are accepted only "
+                             "into an empty store (a restore); remove them to add the observations as new", "import")
+        seq, prev_hash, prev_at = last if last else (0, genesis_digest(self.agreement.id), "")
+        number = int(db.execute("SELECT value FROM meta WHERE key = 'last_number'").fetchone()[0])
+        now = format_utc(utc_now())
+        next_amendment = self._next_number(AMENDMENT)
+        next_ending = self._next_number(ENDING)
+        # targets that this batch ends, so a later line cannot end them again
+        ended_in_batch: dict[str, str] = {}
+        ids: list[str] = []
+        for record in records:
+            where = f"line {record.line}" if record.line is not None else None
+            try:
+                if restore:
+                    record_id, at, by = self._restore_fields(record, seq, prev_at)
+                    if record.type in (OBSERVATION, RETRACTION):
+                        new_seq = int(record_id)
+                    else:
+                        new_seq = seq + 1
+                else:
+                    at = max(now, prev_at)
+                    by = recorded_by
+                    if record.type in (OBSERVATION, RETRACTION):
+                        new_seq = max(seq, number) + 1
+                        record_id = str(new_seq)
+                    elif record.type == AMENDMENT:
+                        new_seq = max(seq, number) + 1
+                        record_id = f"{self.agreement.id}-A{next_amendment}"
+                        next_amendment += 1
+                    else:
+                        new_seq = max(seq, number) + 1
+                        record_id = f"{self.agreement.id}-E{next_ending}"
+                        next_ending += 1
+                if new_seq <= seq:
+                    raise InputError(f"record ID {record_id} is out of order (after record {seq})", "id")
+                if record.target is not None:
+                    self._check_target(record, ended_in_batch)
+                body = dict(record.body)
+                digest = chain_hash(prev_hash, record_id, record.type, body, at, by)
+                if restore and record.hash is not None and record.hash != digest:
+                    raise IntegrityError(f"hash does not match the rebuilt chain (expected {digest})", "hash")
+                derived = _derived(record)
+                db.execute(
+                    "INSERT INTO records (seq, id, type, body, recorded_at, recorded_by, prev_hash, hash, kind, actor,"
+                    " day, day_end, source_party, claim, subject, sup, lo, hi, target) VALUES"
+                    " (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (new_seq, record_id, record.type, canonical_json(body), at, by, prev_hash, digest,
+                     derived.get("kind"), derived.get("actor"), derived.get("day"), derived.get("day_end"),
+                     derived.get("source_party"), derived.get("claim"), derived.get("subject"), derived.get("sup"),
+                     derived.get("lo"), derived.get("hi"), record.target))
+            except sqlite3.IntegrityError:
+                raise InputError(f"record ID {record_id} is already in the log", where or "id") from None
+            except InputError as error:
+                raise error.located(where) if where else error
+            if record.target is not None:
+                db.execute("UPDATE records SET ended_by = ? WHERE id = ? AND ended_by IS NULL", (new_seq, record.target))
+                ended_in_batch[record.target] = record_id
+            seq, prev_hash, prev_at = new_seq, digest, at
+            if record.type in (OBSERVATION, RETRACTION):
+                number = max(number, new_seq)
+            ids.append(record_id)
+        db.execute("UPDATE meta SET value = ? WHERE key = 'last_number'", (str(max(number, seq)),))
+        return ids
+
+    def _restore_fields(self, record: NewRecord, seq: int, prev_at: str) -> tuple[str, str, str]:
+        if record.id is None or record.recorded_at is None or record.recorded_by is None:
+            missing = [n for n, v in (("id", record.id), ("recorded_at", record.recorded_at), ("recorded_by", record.recorded_by)) if v is None]
+            raise InputError("a restored record needs id, recorded_at and recorded_by", missing[0])
+        if record.type in (OBSERVATION, RETRACTION) and not record.id.isdigit():
+            raise InputError(f"observation IDs are whole numbers, got {record.id!r}", "id")
+        if record.type == AMENDMENT and not re.fullmatch(rf"{re.escape(self.agreement.id)}-A\d+", record.id):
+            raise InputError(f"amendment IDs are {self.agreement.id}-A<n>, got {record.id!r}", "id")
+        if record.type == ENDING and not re.fullmatch(rf"{re.escape(self.agreement.id)}-E\d+", record.id):
+            raise InputError(f"ending IDs are {self.agreement.id}-E<n>, got {record.id!r}", "id")
+        at = format_utc(parse_utc(record.recorded_at))
+        if at < prev_at:
+            raise InputError(f"recorded_at {record.recorded_at} is earlier than the record before it", "recorded_at")
+        return record.id, at, record.recorded_by
+
+    def _check_target(self, record: NewRecord, ended_in_batch: dict[str, str]) -> None:
+        field = "supersedes" if record.type == OBSERVATION else "retracts"
+        target = record.target
+        row = self._db.execute("SELECT type, ended_by FROM records WHERE id = ?", (target,)).fetchone()
+        if row is None:
+            raise UnknownReferenceError(f"no observation with ID {target}", field)
+        if row[0] != OBSERVATION:
+            raise InputError(f"record {target} is a {row[0]}, not an observation", field)
+        ended_by = ended_in_batch.get(target)
+        if ended_by is None and row[1] is not None:
+            ended_by = self._db.execute("SELECT id FROM records WHERE seq = ?", (row[1],)).fetchone()[0]
+        if ended_by is not None:
+            raise InputError(f"observation {target} was already superseded or retracted by record {ended_by}; "
+                             f"only the latest record of a chain can be corrected or retracted", field)
+
+    def _next_number(self, record_type: str) -> int:
+        prefix = f"{self.agreement.id}-{'A' if record_type == AMENDMENT else 'E'}"
+        numbers = [int(row[0][len(prefix):]) for row in
+                   self._db.execute("SELECT id FROM records WHERE type = ?", (record_type,))]
+        bundled = self.agreement.amendments if record_type == AMENDMENT else self.agreement.endings
+        numbers += [int(item.id[len(prefix):]) for item in bundled]
+        return max(numbers, default=0) + 1
+
+    # ---- reading -------------------------------------------------------------------------------
+
+    def head(self, as_recorded: dt.datetime | None = None) -> Head:
+        """The last record recorded at or before `as_recorded` (default: now) and the chain head then."""
+        if as_recorded is None:
+            row = self._db.execute("SELECT seq, hash FROM records ORDER BY seq DESC LIMIT 1").fetchone()
+        else:
+            row = self._db.execute("SELECT seq, hash FROM records WHERE recorded_at <= ? ORDER BY seq DESC LIMIT 1",
+                                   (format_utc(as_recorded),)).fetchone()
+        return Head(row[0], row[1]) if row else Head(0, genesis_digest(self.agreement.id))
+
+    def evidence_groups(self, head: Head, as_of: dt.date) -> list[GroupRow]:
+        """Live observations dated on or before `as_of`, grouped by every field a rule reads."""
+        rows = self._db.execute(
+            "SELECT kind, actor, day, day_end, source_party, claim, subject, sup, lo, hi, count(*), group_concat(seq)"
+            " FROM records WHERE type = 'observation' AND day <= ? AND seq <= ? AND (ended_by IS NULL OR ended_by > ?)"
+            " GROUP BY day, kind, actor, source_party, claim, subject, sup, lo, hi, day_end",
+            (as_of.isoformat(), head.seq, head.seq))
+        return [GroupRow._make(row) for row in rows]
+
+    def observation_count(self, head: Head) -> int:
+        """How many observations are live at `head`."""
+        return self._db.execute(
+            "SELECT count(*) FROM records WHERE type = 'observation' AND seq <= ? AND (ended_by IS NULL OR ended_by > ?)",
+            (head.seq, head.seq)).fetchone()[0]
+
+    def _record(self, row: tuple[Any, ...]) -> Record:
+        seq, rid, rtype, body, at, by, digest, ended_by, day = row
+        return Record(seq, rid, rtype, json.loads(body), at, by, digest,
+                      None if ended_by is None else self._id_of(ended_by),
+                      dt.date.fromisoformat(day) if day else None)
+
+    def _id_of(self, seq: int) -> str:
+        return self._db.execute("SELECT id FROM records WHERE seq = ?", (seq,)).fetchone()[0]
+
+    _COLUMNS = "seq, id, type, body, recorded_at, recorded_by, hash, ended_by, day"
+
+    def records(self, head: Head | None = None) -> Iterator[Record]:
+        """Every record in log order (up to `head`), corrections and retractions included."""
+        limit = head.seq if head is not None else None
+        query = f"SELECT {self._COLUMNS} FROM records" + (" WHERE seq <= ?" if limit is not None else "") + " ORDER BY seq"
+        for row in self._db.execute(query, (limit,) if limit is not None else ()):
+            yield self._record(row)
+
+    def get(self, record_id: str | int) -> Record:
+        """One record by ID; UnknownReferenceError when there is none."""
+        row = self._db.execute(f"SELECT {self._COLUMNS} FROM records WHERE id = ?", (str(record_id),)).fetchone()
+        if row is None:
+            raise UnknownReferenceError(f"no record with ID {record_id}", "ID")
+        return self._record(row)
+
+    def live_observations(self, head: Head, *, kind: str | None = None, actor: str | None = None,
+                          since: dt.date | None = None, until: dt.date | None = None) -> list[Record]:
+        """Live observations at `head`, filtered, ordered by date then ID."""
+        query = (f"SELECT {self._COLUMNS} FROM records WHERE type = 'observation' AND seq <= ?"
+                 " AND (ended_by IS NULL OR ended_by > ?)")
+        params: list[Any] = [head.seq, head.seq]
+        for column, value in (("kind", kind), ("actor", actor)):
+            if value is not None:
+                query += f" AND {column} = ?"
+                params.append(value)
+        if since is not None:
+            query += " AND day >= ?"
+            params.append(since.isoformat())
+        if until is not None:
+            query += " AND day <= ?"
+            params.append(until.isoformat())
+        return [self._record(row) for row in self._db.execute(query + " ORDER BY day, seq", params)]
+
+    def observations_by_seq(self, seqs: Iterable[int]) -> dict[int, Record]:
+        """Records for these sequence numbers."""
+        wanted = sorted(set(seqs))
+        found: dict[int, Record] = {}
+        for start in range(0, len(wanted), 500):
+            chunk = wanted[start:start + 500]
+            marks = ",".join("?" * len(chunk))
+            for row in self._db.execute(f"SELECT {self._COLUMNS} FROM records WHERE seq IN ({marks})", chunk):
+                found[row[0]] = self._record(row)
+        return found
+
+    def history(self, record_id: str | int) -> list[Record]:
+        """The chain of records an observation belongs to: what it corrected, what corrected or retracted it."""
+        record = self.get(record_id)
+        chain = [record]
+        current = record
+        while current.body.get("supersedes"):
+            current = self.get(current.body["supersedes"])
+            chain.insert(0, current)
+        current = record
+        while current.ended_by is not None:
+            current = self.get(current.ended_by)
+            chain.append(current)
+        return chain
+
+    def agreement_records(self, head: Head, record_type: str) -> list[Record]:
+        """Amendments or endings recorded in the log up to `head`."""
+        return [self._record(row) for row in self._db.execute(
+            f"SELECT {self._COLUMNS} FROM records WHERE type = ? AND seq <= ? ORDER BY seq", (record_type, head.seq))]
+
+    def raw_rows(self) -> Iterator[tuple[Any, ...]]:
+        """Every stored row as the database holds it, for integrity verification."""
+        yield from self._db.execute(
+            "SELECT seq, id, type, body, recorded_at, recorded_by, prev_hash, hash, kind, actor, day, day_end,"
+            " source_party, claim, subject, sup, lo, hi, target, ended_by FROM records ORDER BY seq")
+
+    def is_empty(self) -> bool:
+        """True when the log holds no record."""
+        return self._db.execute("SELECT 1 FROM records LIMIT 1").fetchone() is None
+
