@@ -10,6 +10,7 @@ from typing import Annotated, Literal, Union
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from .dates import parse_moment, zone
+from .errors import InputError
 
 PARTY_CODE = r"^[A-Z][A-Z0-9-]{1,15}$"
 _PARTY_RE = re.compile(PARTY_CODE)
@@ -213,7 +214,10 @@ class Agreement(Strict):
     @field_validator("timezone")
     @classmethod
     def _known_zone(cls, value: str) -> str:
-        zone(value)
+        try:
+            zone(value)
+        except InputError as error:
+            raise ValueError(error.reason) from None
         return value
 
     @field_validator("parties", "actors")

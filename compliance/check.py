@@ -50,9 +50,9 @@ def evaluate_snapshot(snap: Snapshot, *, since: dt.date | None = None, ignore_am
                       digest: str | None = None) -> CheckResult:
     """Evaluate a snapshot, optionally with what-if changes (other rows, terms, amendments, attribution)."""
     agreement = snap.agreement
-    since = max(since or agreement.in_force_day, agreement.in_force_day)
-    if since > snap.as_of:
+    if since is not None and since > snap.as_of:
         raise InputError(f"{since.isoformat()} is after the as-of date {snap.as_of.isoformat()}", "--since")
+    since = max(since or agreement.in_force_day, agreement.in_force_day)
     state = agreement_state(agreement, snap.as_of, snap.amendments, snap.endings,
                             ignore_amendments=ignore_amendments, overrides=overrides)
     by_kind: dict[str, list[Row]] = defaultdict(list)

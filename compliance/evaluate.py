@@ -121,9 +121,10 @@ class ObligationEvaluation:
     def results(self, verdict: str) -> list[ObligationResult]:
         """One result per bearer (joint obligations: the same verdict and evidence for each)."""
         reason, breach, contradicting, compliance, inconclusive, due, term_end = self.explain(Verdict(verdict))
-        evidence = first_ids(breach, MAX_EVIDENCE)
-        evidence += first_ids(contradicting, MAX_EVIDENCE - len(evidence))
-        evidence += first_ids(compliance, MAX_EVIDENCE - len(evidence))
+        evidence: list[str] = []
+        for rows in (breach, contradicting, compliance):  # one ID may play two roles: listed once, first role
+            seen = set(evidence)
+            evidence += [i for i in first_ids(rows, MAX_EVIDENCE + len(seen)) if i not in seen][:MAX_EVIDENCE - len(evidence)]
         return [ObligationResult(
             id=self.ob.id, point=self.ob.point, bearer=bearer, verdict=Verdict(verdict), reason=reason,
             evidence=evidence, evidence_count=total(self.counted) if verdict != Verdict.NOT_IN_FORCE or self.in_force else 0,

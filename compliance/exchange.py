@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from typing import Any, Iterable, Iterator
+from typing import Any, Callable, Iterable, Iterator
 
 from .agreement import Agreement, Amendment, Ending
 from .dates import parse_day
@@ -120,8 +120,13 @@ def _reject_constant(name: str) -> Any:
     raise InputError(f"{name} is not a number this format accepts (NaN and infinities are rejected)")
 
 
-def parse_line(data: Any, agreement: Agreement, declared: frozenset[str]) -> NewRecord:
-    """One decoded JSON line to a record: an observation, correction, retraction, amendment or ending."""
+def parse_line(data: Any, agreement: Agreement, declared: frozenset[str],
+               source_party: Callable[[str], str] | None = None) -> NewRecord:
+    """One decoded JSON line to a record: an observation, correction, retraction, amendment or ending.
+
+    `source_party`, when given, supplies the alignment of an observation that names its `source` but
+    leaves out `source_party` (the source registry's lookup; it raises InputError when it has none).
+    """
     if not isinstance(data, dict):
         raise InputError("each line must be a JSON object")
     data = dict(data)
@@ -152,11 +157,14 @@ def parse_line(data: Any, agreement: Agreement, declared: frozenset[str]) -> New
     supersedes = data.pop("supersedes", None)
     if supersedes is not None and (isinstance(supersedes, bool) or not isinstance(supersedes, (str, int))):
         raise InputError("must be an observation ID", "supersedes")
+    if source_party is not None and not store and data.get("source_party") is None \
+            and isinstance(data.get("source"), str) and data["source"].strip():
+        data["source_party"] = source_party(data["source"])
     return observation_record(data, agreement, declared, None if supersedes is None else str(supersedes).strip(), **store)
 
 
 def read_jsonl(lines: Iterable[str | bytes], agreement: Agreement, where: str,
-               declared: frozenset[str] = frozenset()) -> list[NewRecord]:
+               declared: frozenset[str] = frozenset(), source_party: Callable[[str], str] | None = None) -> list[NewRecord]:
     """Validate every line; the first invalid one raises InputError naming `where:line`, the field and the reason."""
     records: list[NewRecord] = []
     for number, raw in enumerate(lines, start=1):
@@ -178,7 +186,7 @@ def read_jsonl(lines: Iterable[str | bytes], agreement: Agreement, where: str,
                 raise InputError(f"not valid JSON ({error.msg} at column {error.colno})") from None
             except RecursionError:
                 raise InputError("not valid JSON (nested too deeply)") from None
-            record = parse_line(data, agreement, declared)
+            record = parse_line(data, agreement, declared, source_party)
         except ComplianceError as error:
             raise error.located(f"{where}:{number}") from None
         records.append(NewRecord(**{**record.__dict__, "line": number}))

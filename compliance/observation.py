@@ -23,7 +23,7 @@ _PARTY_RE = re.compile(PARTY_CODE)
 
 OBSERVATION_FIELDS = (
     "kind", "date", "actor", "source", "source_party", "value", "low", "high", "claim", "subject",
-    "place", "lat", "lon", "date_end", "method", "supervised_by", "url", "quote", "notes",
+    "place", "lat", "lon", "date_end", "method", "supervised_by", "url", "quote", "notes", "external_id",
 )
 
 
@@ -65,6 +65,7 @@ class ObservationFields(BaseModel):
     url: str | None = None
     quote: str | None = None
     notes: str | None = None
+    external_id: str | None = None  # the event's ID in an external dataset (ACLED: "acled:AZE1234"), for re-imports
 
     @field_validator("lat", "lon", mode="before")
     @classmethod
@@ -148,7 +149,7 @@ def parse_observation(data: Any, agreement: Agreement, declared: frozenset[str] 
         if value is None:
             continue
         if isinstance(value, str) or key in ("kind", "actor", "source", "source_party", "subject", "place",
-                                             "supervised_by", "url", "quote", "notes", "method", "claim"):
+                                             "supervised_by", "url", "quote", "notes", "method", "claim", "external_id"):
             value = clean_text(value, key, MAX_LONG_TEXT if key in LONG_TEXT_FIELDS else MAX_TEXT)
         cleaned[key] = value
     try:

@@ -6,6 +6,7 @@ import datetime as dt
 import json
 import re
 import sqlite3
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterable, Iterator, NamedTuple
 
@@ -269,6 +270,9 @@ class Store:
                 number = max(number, new_seq)
             ids.append(record_id)
         db.execute("UPDATE meta SET value = ? WHERE key = 'last_number'", (str(max(number, seq)),))
+        # the record count and chain head, in the same transaction: verify compares them with the log's end
+        count = db.execute("SELECT count(*) FROM records").fetchone()[0]
+        db.execute("INSERT OR REPLACE INTO meta VALUES ('record_count', ?), ('head', ?)", (str(count), prev_hash))
         return ids
 
     def _restore_fields(self, record: NewRecord, seq: int, prev_at: str) -> tuple[str, str, str]:
@@ -407,6 +411,23 @@ class Store:
         """Amendments or endings recorded in the log up to `head`."""
         return [self._record(row) for row in self._db.execute(
             f"SELECT {self._COLUMNS} FROM records WHERE type = ? AND seq <= ? ORDER BY seq", (record_type, head.seq))]
+
+    @contextmanager
+    def reading(self) -> Iterator[None]:
+        """Run the queries inside as one read transaction: they all see the same state of the log."""
+        self._db.execute("BEGIN")
+        try:
+            yield
+        finally:
+            self._db.execute("ROLLBACK")
+
+    def meta(self) -> dict[str, str]:
+        """The meta table (agreement, schema, last_number, record_count, head), for integrity verification."""
+        return dict(self._db.execute("SELECT key, value FROM meta").fetchall())
+
+    def sqlite_check(self) -> list[tuple[Any, ...]]:
+        """SQLite's own check of the file: pages, and every index against its table."""
+        return self._db.execute("PRAGMA integrity_check").fetchall()
 
     def raw_rows(self) -> Iterator[tuple[Any, ...]]:
         """Every stored row as the database holds it, for integrity verification."""

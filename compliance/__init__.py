@@ -1,0 +1,55 @@
+"""compliance: agreement-compliance tracking (clauses as data, an append-only log, a rules engine, reports).
+
+The library API, for scripts and notebooks (names are imported lazily to keep the CLI fast):
+
+    from compliance import load_agreement, open_store, check
+    agreement = load_agreement("nov-10-2020")
+    result = check(open_store("sample", agreement), as_of=datetime.date(2021, 9, 30))
+    result.verdict_of("P3-personnel-cap")
+"""
+
+from __future__ import annotations
+
+from importlib import import_module
+from typing import Any
+
+__version__ = "0.1.0"
+
+_EXPORTS = {
+    "load_agreement": "compliance.clauses",
+    "Agreement": "compliance.agreement",
+    "Store": "compliance.store",
+    "check": "compliance.check",
+    "snapshot": "compliance.check",
+    "evaluate_snapshot": "compliance.check",
+    "CheckResult": "compliance.verdicts",
+    "ObligationResult": "compliance.verdicts",
+    "Verdict": "compliance.verdicts",
+    "ComplianceError": "compliance.errors",
+    "whatif": "compliance.whatif",
+    "Scenario": "compliance.scenario",
+    "WhatIfResult": "compliance.whatif",
+    "write_reports": "compliance.report",
+    "verify": "compliance.integrity",
+}
+
+
+def open_store(location: Any, agreement: Any = "nov-10-2020", *, write: bool = False):
+    """Open a store by path (or 'sample') for an agreement given as an ID, a path or an Agreement."""
+    from .agreement import Agreement
+    from .clauses import load_agreement
+    from .store import Store
+
+    if not isinstance(agreement, Agreement):
+        agreement = load_agreement(agreement)
+    return Store.open(location, agreement, write=write)
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'compliance' has no attribute {name!r}")
+    return getattr(import_module(module), name)
+
+
+__all__ = ["open_store", *_EXPORTS]

@@ -1,0 +1,401 @@
+"""What-if scenarios: the YAML file `compliance whatif` reads, its model, and its resolution against a log.
+
+A scenario is a mapping with these keys (only `as_of` is required):
+
+    as_of: 2021-09-30            # the date both the baseline and the scenario are evaluated as of
+    since: 2021-01-01            # optional period start for caps, prohibitions, linked series (as `check --since`)
+    add:                         # hypothetical observations, fields as in observations.md; IDs h1, h2, ...
+      - {kind: contingent.personnel, date: 2021-01-01, actor: RU, value: 2400,
+         source: hypothetical survey, source_party: independent}
+    exclude: [45, 52]            # live logged observations to leave out
+    without_amendments: true     # or a list of amendment IDs to ignore; default false
+    terms:                       # term overrides, applied after amendments
+      P3-personnel-cap: {limit: 2500}
+    attribute: {NK: AM}          # count one actor's conduct as another's
+    declare: [XX]                # actor codes the agreement does not know, for `add` and `attribute`
+
+Validation has two steps: `parse_scenario` checks the structure (types, unknown keys), `resolve_scenario`
+checks everything against the agreement and the log (kinds, obligations, terms, amendment and
+observation IDs). Errors are `InputError`s whose `where` is the field path (`add.0.value`,
+`terms.P3-personnel-cap.limt`); callers prefix the file name.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any, Union
+
+import yaml
+from pydantic import BaseModel, BeforeValidator, ConfigDict, ValidationError, model_validator
+
+from .agreement import PARTY_CODE, Agreement
+from .dates import EARLIEST_YEAR, LATEST_YEAR
+from .errors import ComplianceError, InputError, StoreError, UnknownReferenceError
+from .evidence import Row, id_key
+from .observation import Observation, parse_observation
+from .records import OBSERVATION, RETRACTION
+
+if TYPE_CHECKING:  # the check module pulls in the rules engine; only its type is needed here
+    from .check import Snapshot
+
+SCENARIO_KEYS = ("as_of", "since", "add", "exclude", "without_amendments", "terms", "attribute", "declare")
+MAX_SCENARIO_BYTES = 5_000_000
+HYPOTHETICAL_PREFIX = "h"
+
+_DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_PARTY_RE = re.compile(PARTY_CODE)
+_DECLARE_HINT = re.compile(r"with --declare (\S+)\)$")
+
+
+# ---- field types ---------------------------------------------------------------------------------
+
+def _day(value: Any) -> dt.date:
+    if isinstance(value, dt.datetime):
+        raise ValueError("must be a date (YYYY-MM-DD), not a date-time")
+    if isinstance(value, str):
+        text = value.strip()
+        if not _DAY.match(text):
+            raise ValueError(f"{text!r} is not a date (YYYY-MM-DD)")
+        try:
+            value = dt.date.fromisoformat(text)
+        except ValueError:
+            raise ValueError(f"{text!r} is not a date (YYYY-MM-DD)") from None
+    if not isinstance(value, dt.date):
+        raise ValueError(f"must be a date (YYYY-MM-DD), got {type(value).__name__}")
+    if not EARLIEST_YEAR <= value.year <= LATEST_YEAR:
+        raise ValueError(f"year {value.year} is outside {EARLIEST_YEAR}-{LATEST_YEAR}")
+    return value
+
+
+def _observation_id(value: Any) -> str:
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    if isinstance(value, str) and value.strip():
+        return value.strip()
+    raise ValueError(f"must be an observation ID (such as 12), got {value!r}")
+
+
+def _amendment_choice(value: Any) -> bool | list[str]:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, list):
+        ids = []
+        for index, item in enumerate(value):
+            if not isinstance(item, str) or not item.strip():
+                raise ValueError(f"item {index} must be an amendment ID (such as nov-10-2020-A1), got {item!r}")
+            ids.append(item.strip())
+        return ids
+    raise ValueError(f"must be true, false or a list of amendment IDs, got {value!r}")
+
+
+def _term_value(value: Any) -> dt.date | int:
+    if isinstance(value, bool):
+        raise ValueError(f"must be a date (YYYY-MM-DD) or a whole number >= 0, got {value!r}")
+    if isinstance(value, int):
+        if value < 0:
+            raise ValueError(f"must be a whole number >= 0, got {value}")
+        return value
+    if isinstance(value, str) and value.strip().isdigit():
+        return int(value.strip())
+    if isinstance(value, (str, dt.date)):
+        return _day(value)
+    raise ValueError(f"must be a date (YYYY-MM-DD) or a whole number >= 0, got {value!r}")
+
+
+def _code(value: Any) -> str:
+    if not isinstance(value, str):
+        raise ValueError(f"must be a party code, got {value!r}")
+    code = value.strip()
+    if not _PARTY_RE.match(code):
+        raise ValueError(f"{code!r} is not a party code (pattern {PARTY_CODE})")
+    return code
+
+
+Day = Annotated[dt.date, BeforeValidator(_day)]
+ObservationId = Annotated[str, BeforeValidator(_observation_id)]
+AmendmentChoice = Annotated[Union[bool, list[str]], BeforeValidator(_amendment_choice)]
+TermValue = Annotated[Union[dt.date, int], BeforeValidator(_term_value)]
+Code = Annotated[str, BeforeValidator(_code)]
+
+
+class Scenario(BaseModel):
+    """A what-if scenario: hypothetical observations, left-out observations, term changes, attribution.
+
+    The model checks structure only; `resolve_scenario` checks it against an agreement and a log.
+    Build one from a dict with `Scenario.model_validate({...})` or `parse_scenario`, or from YAML with
+    `load_scenario(path)`.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    as_of: Day
+    since: Day | None = None
+    add: list[dict[str, Any]] = []
+    exclude: list[ObservationId] = []
+    without_amendments: AmendmentChoice = False
+    terms: dict[str, dict[str, TermValue]] = {}
+    attribute: dict[Code, Code] = {}
+    declare: list[Code] = []
+
+    @model_validator(mode="before")
+    @classmethod
+    def _empty_keys_are_absent(cls, data: Any) -> Any:
+        # `exclude:` with nothing after it reads as null in YAML: treat it as absent
+        if isinstance(data, dict):
+            return {key: value for key, value in data.items() if value is not None}
+        return data
+
+
+# ---- parsing -------------------------------------------------------------------------------------
+
+def _first_error(error: ValidationError) -> InputError:
+    first = error.errors()[0]
+    field = ".".join(str(part) for part in first["loc"] if part != "[key]") or "scenario"
+    kind = first["type"]
+    if kind == "extra_forbidden":
+        return InputError(f"unknown key (valid keys: {', '.join(SCENARIO_KEYS)})", field)
+    if kind == "missing":
+        return InputError("is required", field)
+    if kind in ("dict_type", "model_type"):
+        return InputError(f"must be a mapping (key: value), got {type(first['input']).__name__}", field)
+    if kind == "list_type":
+        return InputError(f"must be a list, got {type(first['input']).__name__}", field)
+    if kind == "string_type":
+        return InputError(f"must be a string, got {type(first['input']).__name__}", field)
+    return InputError(first["msg"].removeprefix("Value error, "), field)
+
+
+def parse_scenario(data: Any, where: str = "scenario") -> Scenario:
+    """Check a scenario's structure (a dict, as YAML loads it); InputError names `where`, the field and the reason."""
+    if isinstance(data, Scenario):
+        return data
+    if not isinstance(data, dict):
+        got = "nothing (the file is empty)" if data is None else f"a {type(data).__name__}"
+        raise InputError(f"a scenario must be a mapping with as_of and optional {', '.join(SCENARIO_KEYS[1:])}; "
+                         f"got {got}", where)
+    for key in data:
+        if not isinstance(key, str):
+            raise InputError(f"unknown key (valid keys: {', '.join(SCENARIO_KEYS)})", f"{where}: {key}")
+    try:
+        return Scenario.model_validate(data)
+    except ValidationError as error:
+        raise _first_error(error).located(where) from None
+
+
+class _Loader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[misc]
+    """PyYAML's safe loader (never executes anything), rejecting duplicate keys."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: set[str] = set()
+        for key_node, _ in node.value:
+            if isinstance(key_node, yaml.ScalarNode) and key_node.value != "<<":
+                if key_node.value in seen:
+                    raise yaml.constructor.ConstructorError(None, None, f"duplicate key {key_node.value!r}",
+                                                            key_node.start_mark)
+                seen.add(key_node.value)
+        return super().construct_mapping(node, deep=deep)
+
+
+
+def parse_scenario_text(text: str, where: str) -> Scenario:
+    """Load scenario YAML (safe loader only) and check its structure."""
+    try:
+        data = yaml.load(text, Loader=_Loader)  # noqa: S506 - _Loader is a SafeLoader subclass
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        line = f":{mark.line + 1}" if mark is not None else ""
+        problem = getattr(error, "problem", None) or str(error).splitlines()[0]
+        raise InputError(f"not valid YAML: {problem}", f"{where}{line}") from None
+    except RecursionError:
+        raise InputError("not valid YAML: nested too deeply", where) from None
+    except (ValueError, TypeError, OverflowError) as error:  # a value the safe constructor rejects (2020-13-01)
+        raise InputError(f"not valid YAML: a value cannot be read ({error})", where) from None
+    return parse_scenario(data, where)
+
+
+def load_scenario(path: str | Path) -> Scenario:
+    """Read and check a scenario file; errors name the file as given."""
+    where = str(path)
+    try:
+        file = Path(path)
+        if file.stat().st_size > MAX_SCENARIO_BYTES:
+            raise InputError(f"larger than {MAX_SCENARIO_BYTES:,} bytes", where)
+        text = file.read_bytes().decode("utf-8")
+    except UnicodeDecodeError:
+        raise InputError("not UTF-8 text", where) from None
+    except OSError as error:
+        raise StoreError(f"cannot read: {error.strerror or error}", where) from None
+    return parse_scenario_text(text, where)
+
+
+# ---- resolution against an agreement and a log -----------------------------------------------------
+
+@dataclass(frozen=True)
+class ResolvedScenario:
+    """A scenario checked against the agreement and the log, ready to evaluate."""
+
+    scenario: Scenario
+    agreement: Agreement
+    as_of: dt.date
+    since: dt.date
+    observations: tuple[Observation, ...]
+    excluded: frozenset[str]
+    ignore_amendments: bool | frozenset[str]
+    overrides: dict[str, dict[str, dt.date | int]]
+    attribute: dict[str, str]
+    declared: frozenset[str]
+
+    @staticmethod
+    def hypothetical_id(index: int) -> str:
+        """The ID of the `index`-th (0-based) added observation: h1, h2, ..."""
+        return f"{HYPOTHETICAL_PREFIX}{index + 1}"
+
+    def hypothetical_rows(self) -> list[Row]:
+        """Evidence rows for the added observations dated on or before the as-of date (as the store reads)."""
+        rows = []
+        for index, obs in enumerate(self.observations):
+            if obs.day > self.as_of:
+                continue
+            fields = obs.fields
+            sup = fields.get("supervised_by")
+            rows.append(Row(fields["kind"], fields["actor"], obs.day, obs.day_end, fields["source_party"],
+                            fields.get("claim", "affirms"), fields.get("subject"), sup.strip().upper() if sup else None,
+                            obs.lo, obs.hi, 1, self.hypothetical_id(index)))
+        return rows
+
+    def rows(self, logged: list[Row]) -> list[Row]:
+        """The scenario's evidence: logged rows less the excluded IDs, plus the hypothetical rows."""
+        if self.excluded:
+            kept = [row for row in (r.without(set(self.excluded)) for r in logged) if row is not None]
+        else:
+            kept = list(logged)
+        return kept + self.hypothetical_rows()
+
+    def ignore_argument(self) -> bool | set[str]:
+        """`ignore_amendments` as `evaluate_snapshot` takes it."""
+        return self.ignore_amendments if isinstance(self.ignore_amendments, bool) else set(self.ignore_amendments)
+
+    def normal_form(self) -> dict[str, Any]:
+        """The scenario with defaults filled in, values normalised and sets sorted: what its digest hashes."""
+        return {
+            "agreement": self.agreement.id,
+            "as_of": self.as_of.isoformat(),
+            "since": self.since.isoformat(),
+            "add": [{"id": self.hypothetical_id(i), **obs.fields} for i, obs in enumerate(self.observations)],
+            "exclude": sorted(self.excluded, key=id_key),
+            "without_amendments": (self.ignore_amendments if isinstance(self.ignore_amendments, bool)
+                                   else sorted(self.ignore_amendments)),
+            "terms": {ob: {name: value.isoformat() if isinstance(value, dt.date) else value
+                           for name, value in sorted(terms.items())}
+                      for ob, terms in sorted(self.overrides.items()) if terms},
+            "attribute": dict(sorted(self.attribute.items())),
+            "declare": sorted(self.declared),
+        }
+
+
+def _check_code(code: str, field: str, agreement: Agreement, declared: frozenset[str]) -> None:
+    if code not in agreement.known_codes and code not in declared:
+        known = ", ".join([*agreement.known_codes, *sorted(declared)])
+        raise UnknownReferenceError(f"unknown actor code {code!r} (known: {known}; declare it under `declare`)", field)
+
+
+def _resolve_add(scenario: Scenario, agreement: Agreement, declared: frozenset[str]) -> tuple[Observation, ...]:
+    observations = []
+    for index, data in enumerate(scenario.add):
+        try:
+            observations.append(parse_observation(data, agreement, declared))
+        except ComplianceError as error:
+            path = f"add.{index}" + (f".{error.where}" if error.where else "")
+            reason = _DECLARE_HINT.sub(r"with declare: [\1] in the scenario)", error.reason)
+            raise type(error)(reason, path) from None
+    return tuple(observations)
+
+
+def _resolve_exclude(scenario: Scenario, snap: "Snapshot") -> frozenset[str]:
+    store = snap.store
+    if scenario.exclude and store is None:
+        raise InputError("leaving out observations needs the store the snapshot was read from", "exclude")
+    excluded: set[str] = set()
+    for index, observation_id in enumerate(scenario.exclude):
+        field = f"exclude.{index}"
+        try:
+            record = store.get(observation_id)
+        except UnknownReferenceError:
+            record = None
+        if record is None or record.seq > snap.head.seq:
+            raise UnknownReferenceError(f"no observation with ID {observation_id} in the log", field)
+        if record.type != OBSERVATION:
+            raise InputError(f"record {observation_id} is a {record.type}, not an observation", field)
+        if record.ended_by is not None:
+            ender = store.get(record.ended_by)
+            if ender.seq <= snap.head.seq:
+                if ender.type == RETRACTION:
+                    raise InputError(f"observation {observation_id} was retracted by record {ender.id}, "
+                                     "so the log already leaves it out", field)
+                raise InputError(f"observation {observation_id} was superseded by record {ender.id}; "
+                                 f"exclude the current record of its chain instead", field)
+        excluded.add(record.id)
+    return frozenset(excluded)
+
+
+def _resolve_amendments(scenario: Scenario, snap: "Snapshot") -> bool | frozenset[str]:
+    choice = scenario.without_amendments
+    if isinstance(choice, bool):
+        return choice
+    known = {a.id for a in snap.amendments}
+    for index, amendment_id in enumerate(choice):
+        if amendment_id not in known:
+            listed = ", ".join(sorted(known)) or "none"
+            raise UnknownReferenceError(f"unknown amendment {amendment_id!r} (known: {listed})",
+                                        f"without_amendments.{index}")
+    return frozenset(choice) if choice else False
+
+
+def _resolve_terms(scenario: Scenario, agreement: Agreement) -> dict[str, dict[str, dt.date | int]]:
+    overrides: dict[str, dict[str, dt.date | int]] = {}
+    for ob_id, terms in scenario.terms.items():
+        ob = agreement.obligation_or_none(ob_id)
+        if ob is None:
+            raise UnknownReferenceError(
+                f"unknown obligation {ob_id!r} (known: {', '.join(o.id for o in agreement.obligations)})",
+                f"terms.{ob_id}")
+        for name, value in terms.items():
+            field = f"terms.{ob_id}.{name}"
+            if name not in ob.terms:
+                has = f"{ob_id} has: {', '.join(ob.terms)}" if ob.terms else f"{ob_id} has no terms"
+                raise UnknownReferenceError(f"unknown term {name!r} ({has})", field)
+            wants_date = isinstance(ob.terms[name].value, dt.date)
+            if wants_date != isinstance(value, dt.date):
+                shown = value.isoformat() if isinstance(value, dt.date) else value
+                raise InputError(f"term {name!r} of {ob_id} takes "
+                                 f"{'a date (YYYY-MM-DD)' if wants_date else 'a whole number >= 0'}, got {shown}", field)
+        if terms:
+            overrides[ob_id] = dict(terms)
+    return overrides
+
+
+def resolve_scenario(scenario: Scenario, snap: "Snapshot") -> ResolvedScenario:
+    """Check a scenario against the snapshot's agreement and log; InputError names the field path and reason.
+
+    `snap` must be read as of `scenario.as_of`; excluded IDs are looked up in `snap.store`.
+    """
+    agreement = snap.agreement
+    if snap.as_of != scenario.as_of:
+        raise InputError(f"the snapshot is as of {snap.as_of.isoformat()}, the scenario as of "
+                         f"{scenario.as_of.isoformat()}", "as_of")
+    declared = frozenset(scenario.declare)
+    if scenario.since is not None and scenario.since > scenario.as_of:
+        raise InputError(f"{scenario.since.isoformat()} is after as_of {scenario.as_of.isoformat()}", "since")
+    since = max(scenario.since or agreement.in_force_day, agreement.in_force_day)
+    observations = _resolve_add(scenario, agreement, declared)
+    excluded = _resolve_exclude(scenario, snap)
+    ignore = _resolve_amendments(scenario, snap)
+    overrides = _resolve_terms(scenario, agreement)
+    for actor, counted_as in scenario.attribute.items():
+        _check_code(actor, f"attribute.{actor}", agreement, declared)
+        _check_code(counted_as, f"attribute.{actor}", agreement, declared)
+    return ResolvedScenario(scenario, agreement, scenario.as_of, since, observations, excluded, ignore, overrides,
+                            dict(scenario.attribute), declared)

@@ -1,0 +1,321 @@
+"""The source registry: known sources (ministries, agencies, outlets, international bodies) and their alignment.
+
+Two layers: the bundled registry (`compliance/sources.yaml`) and the monitor's own registry, a
+`sources.yaml` beside the store (or `--registry PATH` / `COMPLIANCE_SOURCES`). The monitor's
+entries take precedence: a user entry that shares any name or alias with a bundled entry replaces
+that bundled entry, aliases included. Names match case-insensitively, with runs of whitespace read
+as one space.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterable
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
+
+from .agreement import INDEPENDENT, PARTY_CODE
+from .errors import InputError, StoreError
+
+REGISTRY_ENV = "COMPLIANCE_SOURCES"
+REGISTRY_FILE = "sources.yaml"
+MAX_REGISTRY_BYTES = 5_000_000
+_PARTY_RE = re.compile(PARTY_CODE)
+_SPACE = re.compile(r"\s+")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+_USER_HEADER = """\
+# Source registry of this monitor: who a source is aligned with (a party code or `independent`).
+# Entries here take precedence over the registry bundled with `compliance`.
+# Add entries with: compliance sources add "NAME" --party CODE [--alias OTHER-NAME ...]
+"""
+
+
+def normalise(name: str) -> str:
+    """The form names are compared in: trimmed, case-folded, whitespace runs as one space."""
+    return _SPACE.sub(" ", name).strip().casefold()
+
+
+def _name(value: Any) -> str:
+    if not isinstance(value, str):
+        raise ValueError("must be a string")
+    text = _SPACE.sub(" ", value).strip()
+    if not text:
+        raise ValueError("must not be empty")
+    if len(text) > 1_000:
+        raise ValueError(f"is {len(text):,} characters; at most 1,000")
+    if _CONTROL.search(text):
+        raise ValueError("contains a control character")
+    return text
+
+
+def check_party(code: Any) -> str:
+    """A party code (pattern of spec/observations.md) or `independent`; ValueError otherwise."""
+    if not isinstance(code, str) or not (code == INDEPENDENT or _PARTY_RE.match(code)):
+        raise ValueError(f"{code!r} is not a party code (pattern {PARTY_CODE}) or 'independent'")
+    return code
+
+
+class SourceEntry(BaseModel):
+    """One known source: its name, alignment, other names, and optionally what it is."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str
+    party: str
+    aliases: list[str] = Field(default_factory=list)
+    type: str | None = None
+    note: str | None = None
+
+    @field_validator("name", "type", "note", mode="before")
+    @classmethod
+    def _text(cls, value: Any, info: ValidationInfo) -> Any:
+        return None if value is None else _name(value)
+
+    @field_validator("aliases", mode="before")
+    @classmethod
+    def _aliases(cls, value: Any) -> Any:
+        if value is None:
+            return []
+        if isinstance(value, str):
+            value = [value]
+        if not isinstance(value, list):
+            raise ValueError("must be a list of names")
+        return [_name(item) for item in value]
+
+    @field_validator("party", mode="before")
+    @classmethod
+    def _party(cls, value: Any) -> Any:
+        return check_party(value)
+
+    def keys(self) -> list[str]:
+        """The normalised name and aliases."""
+        return [normalise(self.name), *(normalise(a) for a in self.aliases)]
+
+
+@dataclass(frozen=True)
+class Found:
+    """A registry match: the entry, and which registry it came from (`bundled`, or the user file's path)."""
+
+    entry: SourceEntry
+    origin: str
+
+
+def _line_of_entry(text: str, index: int) -> int | None:
+    try:
+        tree = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.YAMLError:
+        return None
+    if isinstance(tree, yaml.MappingNode):
+        seq = next((v for k, v in tree.value if getattr(k, "value", None) == "sources"), None)
+        if isinstance(seq, yaml.SequenceNode) and index < len(seq.value):
+            return seq.value[index].start_mark.line + 1
+    return None
+
+
+def parse_registry(text: str, where: str) -> list[SourceEntry]:
+    """Entries of a registry file's text (a mapping with one key, `sources`, a list of entries)."""
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        line = f":{mark.line + 1}" if mark is not None else ""
+        problem = getattr(error, "problem", None) or str(error).splitlines()[0]
+        raise InputError(f"not valid YAML: {problem}", f"{where}{line}") from None
+    if data is None:
+        return []
+    if not isinstance(data, dict) or set(data) - {"sources"}:
+        raise InputError("a source registry is a YAML mapping with one key, `sources`, holding a list of entries "
+                         "(name, party, aliases)", where)
+    items = data.get("sources") or []
+    if not isinstance(items, list):
+        raise InputError("`sources` must be a list of entries (name, party, aliases)", where)
+    entries: list[SourceEntry] = []
+    seen: dict[str, str] = {}
+    for index, item in enumerate(items):
+        line = _line_of_entry(text, index)
+        here = f"{where}:{line}" if line else f"{where}: sources[{index}]"
+        if not isinstance(item, dict):
+            raise InputError("an entry must be a mapping (name, party, aliases)", here)
+        try:
+            entry = SourceEntry.model_validate(item)
+        except ValidationError as error:
+            first = error.errors()[0]
+            field = ".".join(str(p) for p in first["loc"]) or "entry"
+            reason = "is required" if first["type"] == "missing" else first["msg"].removeprefix("Value error, ")
+            if first["type"] == "extra_forbidden":
+                reason = "unknown field (valid fields: name, party, aliases, type, note)"
+            raise InputError(f"{field}: {reason}", here) from None
+        for key in entry.keys():
+            if key in seen and seen[key] != entry.name:
+                raise InputError(f"name {key!r} of {entry.name!r} is already a name of {seen[key]!r} in this registry", here)
+            seen[key] = entry.name
+        entries.append(entry)
+    return entries
+
+
+def _read(path: Path) -> str:
+    try:
+        if path.stat().st_size > MAX_REGISTRY_BYTES:
+            raise InputError(f"larger than {MAX_REGISTRY_BYTES:,} bytes", str(path))
+        return path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise InputError("not UTF-8 text", str(path)) from None
+    except OSError as error:
+        raise StoreError(f"cannot read: {error.strerror or error}", str(path)) from None
+
+
+def bundled_path() -> Path:
+    """The registry shipped with the package."""
+    return Path(__file__).resolve().parent / REGISTRY_FILE
+
+
+def user_registry_path(registry: str | None, store: str | None) -> Path:
+    """The monitor's registry: `--registry`, else $COMPLIANCE_SOURCES, else `sources.yaml` beside the store."""
+    if registry:
+        return Path(registry).expanduser()
+    if os.environ.get(REGISTRY_ENV):
+        return Path(os.environ[REGISTRY_ENV]).expanduser()
+    if not store or store == "sample":
+        return Path("observations") / REGISTRY_FILE
+    return Path(store).expanduser().parent / REGISTRY_FILE
+
+
+class Registry:
+    """The bundled entries and the monitor's, looked up by any name or alias; the monitor's win."""
+
+    def __init__(self, bundled: Iterable[SourceEntry], user: Iterable[SourceEntry] = (), user_path: Path | None = None):
+        self.bundled = list(bundled)
+        self.user = list(user)
+        self.user_path = user_path
+        self._user_index = {key: e for e in self.user for key in e.keys()}
+        self._bundled_index: dict[str, SourceEntry] = {}
+        for entry in self.bundled:
+            for key in entry.keys():
+                self._bundled_index.setdefault(key, entry)
+        # a bundled entry sharing any name with a user entry is replaced by it, aliases included
+        self._replaced: dict[str, SourceEntry] = {}
+        for entry in self.bundled:
+            winner = next((self._user_index[k] for k in entry.keys() if k in self._user_index), None)
+            if winner is not None:
+                self._replaced[entry.name] = winner
+
+    @property
+    def user_origin(self) -> str:
+        """How the user registry is named in output."""
+        return str(self.user_path) if self.user_path else "user"
+
+    def lookup(self, name: str) -> Found | None:
+        """The entry for a source name (case-insensitive, whitespace-normalised), or None."""
+        key = normalise(name)
+        if key in self._user_index:
+            return Found(self._user_index[key], self.user_origin)
+        entry = self._bundled_index.get(key)
+        if entry is None:
+            return None
+        if entry.name in self._replaced:
+            return Found(self._replaced[entry.name], self.user_origin)
+        return Found(entry, "bundled")
+
+    def replaced_by(self, entry: SourceEntry) -> SourceEntry | None:
+        """The user entry that replaces a bundled entry, if any."""
+        return self._replaced.get(entry.name)
+
+    def alignment(self, source: str) -> str:
+        """The registered alignment of `source`; InputError (field source_party) telling how to add it."""
+        found = self.lookup(source)
+        if found is None:
+            raise InputError(unknown_source_message(source), "source_party")
+        return found.entry.party
+
+
+def unknown_source_message(source: str) -> str:
+    """The error text for a source with no alignment given and none registered."""
+    shown = source.replace('"', "'")
+    return (f"source {source!r} is not in the source registry and no source_party was given; give --source-party, "
+            f"or register it: compliance sources add \"{shown}\" --party CODE")
+
+
+def load_registry(user_path: Path | None) -> Registry:
+    """The bundled registry plus the monitor's file at `user_path` (a missing file is an empty registry)."""
+    bundled = parse_registry(_read(bundled_path()), "bundled sources.yaml")
+    user: list[SourceEntry] = []
+    if user_path is not None and user_path.exists():
+        if user_path.is_dir():
+            raise InputError("is a folder, not a source registry file", str(user_path))
+        user = parse_registry(_read(user_path), str(user_path))
+    return Registry(bundled, user, user_path)
+
+
+def _entry_yaml(entry: SourceEntry) -> str:
+    data = entry.model_dump(exclude_none=True)
+    if not data.get("aliases"):
+        data.pop("aliases", None)
+    return yaml.safe_dump([data], sort_keys=False, allow_unicode=True, default_flow_style=False, width=1000)
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        handle, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=str(path.parent))
+        try:
+            with os.fdopen(handle, "w", encoding="utf-8") as out:
+                out.write(text)
+                out.flush()
+                os.fsync(out.fileno())
+            if path.exists():
+                os.chmod(temp, path.stat().st_mode & 0o777)
+            os.replace(temp, path)
+        except BaseException:
+            try:
+                os.unlink(temp)
+            except OSError:
+                pass
+            raise
+    except OSError as error:
+        raise StoreError(f"cannot write the source registry: {error.strerror or error}", str(path)) from None
+
+
+def add_source(path: Path, name: str, party: str, aliases: Iterable[str] = (), type_: str | None = None,
+               note: str | None = None) -> SourceEntry:
+    """Append an entry to the monitor's registry at `path` (created if missing); atomic (temp file + rename).
+
+    A name or alias already in that file is an error (edit the file to change an entry); sharing a
+    name with a bundled entry is allowed and replaces that entry.
+    """
+    try:
+        entry = SourceEntry(name=name, party=party, aliases=list(aliases), type=type_, note=note)
+    except ValidationError as error:
+        first = error.errors()[0]
+        field = {"name": "NAME", "party": "--party", "aliases": "--alias", "type": "--type", "note": "--note"}.get(
+            str(first["loc"][0]) if first["loc"] else "", "source")
+        raise InputError(first["msg"].removeprefix("Value error, "), field) from None
+    keys = entry.keys()
+    if len(set(keys)) != len(keys):
+        raise InputError("an alias repeats the name or another alias", "--alias")
+    text = _read(path) if path.exists() else ""
+    existing = parse_registry(text, str(path))
+    for other in existing:
+        clash = set(keys) & set(other.keys())
+        if clash:
+            raise InputError(f"{sorted(clash)[0]!r} is already a name of {other.name!r} (party {other.party}) in "
+                             f"this registry; edit the file to change that entry", str(path))
+    if not text.strip():
+        new_text = _USER_HEADER + "sources:\n" + _entry_yaml(entry)
+    else:
+        new_text = text + ("" if text.endswith("\n") else "\n") + _entry_yaml(entry)
+        try:  # appending keeps the file's comments; if its layout does not allow it, write it anew
+            appended = parse_registry(new_text, str(path))
+        except InputError:
+            appended = []
+        if appended != [*existing, entry]:
+            new_text = _USER_HEADER + yaml.safe_dump(
+                {"sources": [e.model_dump(exclude_none=True) for e in [*existing, entry]]},
+                sort_keys=False, allow_unicode=True, default_flow_style=False, width=1000)
+    _write_atomic(path, new_text)
+    return entry

@@ -1,0 +1,159 @@
+"""The observation log: append-only, IDs never reused, corrections and retractions as new records."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+import pytest
+
+from compliance.check import check
+from compliance.clauses import parse_agreement
+from compliance.errors import InputError, StoreMismatchError, UnknownReferenceError
+from compliance.exchange import amendment_record, export_lines, observation_record, read_jsonl, retraction_record
+from compliance.records import genesis_digest
+from compliance.resources import clauses_dir
+from compliance.store import Store
+
+BREACH = {"kind": "ceasefire.breach", "date": "2021-07-13", "actor": "AZ", "source": "Armenian MoD", "source_party": "AM"}
+
+
+def add(store, agreement, fields, by="monitor-a"):
+    return store.append([observation_record(fields, agreement)], by)[0]
+
+
+def test_ids_and_store_fields_are_assigned_by_the_store(tmp_path, agreement):
+    store = Store.open(tmp_path / "log.db", agreement, write=True)
+    first = add(store, agreement, BREACH)
+    second = add(store, agreement, {**BREACH, "date": "2021-07-14"}, by="monitor-b")
+    assert (first, second) == ("1", "2")
+    record = store.get(2)
+    assert record.recorded_by == "monitor-b"
+    assert record.recorded_at.endswith("Z") and record.recorded_at >= store.get(1).recorded_at
+    assert record.hash.startswith("sha256:") and record.hash != store.get(1).hash
+
+
+def test_a_correction_supersedes_and_the_original_stays(tmp_path, agreement):
+    store = Store.open(tmp_path / "log.db", agreement, write=True)
+    add(store, agreement, BREACH)
+    new_id = store.append([observation_record({**BREACH, "date": "2021-07-12"}, agreement, supersedes="1")], "m")[0]
+    assert new_id == "2"
+    assert store.get(1).body["date"] == "2021-07-13" and store.get(1).ended_by == "2"
+    assert [r.id for r in store.history(1)] == ["1", "2"]
+    live = store.live_observations(store.head())
+    assert [(r.id, r.body["date"]) for r in live] == [("2", "2021-07-12")]
+
+
+def test_only_the_latest_record_of_a_chain_can_be_corrected_or_retracted(tmp_path, agreement):
+    store = Store.open(tmp_path / "log.db", agreement, write=True)
+    add(store, agreement, BREACH)
+    store.append([observation_record(BREACH, agreement, supersedes="1")], "m")
+    with pytest.raises(InputError, match="already superseded or retracted by record 2"):
+        store.append([retraction_record("1", "mistake")], "m")
+    store.append([retraction_record("2", "duplicate")], "m")
+    with pytest.raises(InputError, match="already superseded or retracted by record 3"):
+        store.append([observation_record(BREACH, agreement, supersedes="2")], "m")
+    with pytest.raises(UnknownReferenceError):
+        store.append([retraction_record("99", "no such")], "m")
+    assert len(list(store.records())) == 3
+
+
+def test_ids_are_never_reused_after_a_failed_write(tmp_path, agreement):
+    store = Store.open(tmp_path / "log.db", agreement, write=True)
+    add(store, agreement, BREACH)
+    with pytest.raises(UnknownReferenceError):
+        store.append([observation_record(BREACH, agreement), retraction_record("42", "x")], "m")
+    assert add(store, agreement, BREACH) == "2"
+
+
+def test_import_is_all_or_nothing_and_names_the_line_and_field(tmp_path, agreement):
+    lines = [json.dumps(BREACH), "", json.dumps({**BREACH, "date": "2021-07-14"}), json.dumps({**BREACH, "actor": "XX"})]
+    with pytest.raises(InputError) as error:
+        read_jsonl(lines, agreement, "in.jsonl")
+    assert str(error.value).startswith("in.jsonl:4: actor: unknown party code 'XX'")
+    assert not (tmp_path / "log.db").exists()
+
+
+def test_store_fields_are_rejected_into_a_non_empty_store(tmp_path, agreement):
+    store = Store.open(tmp_path / "log.db", agreement, write=True)
+    add(store, agreement, BREACH)
+    records = read_jsonl([json.dumps({**BREACH, "id": "7", "recorded_at": "2021-07-14T00:00:00Z", "recorded_by": "x"})],
+                         agreement, "in.jsonl")
+    with pytest.raises(InputError, match="only into an empty store"):
+        store.append(records, "m")
+
+
+def test_export_then_restore_reproduces_verdicts_and_digest(tmp_path, agreement):
+    source = Store.open(tmp_path / "a.db", agreement, write=True)
+    add(source, agreement, BREACH)
+    add(source, agreement, {**BREACH, "source_party": "RU", "source": "Russian MoD"})
+    source.append([retraction_record("2", "wrong actor")], "m")
+    source.append([amendment_record({"obligation": "P3-personnel-cap", "term": "limit", "value": 2500,
+                                     "agreed_on": "2021-01-01", "by": "AM,AZ,RU", "source": "test"}, agreement)], "m")
+    lines = list(export_lines(source.records()))
+    assert json.loads(lines[-1])["id"] == "nov-10-2020-A2"
+    target = Store.open(tmp_path / "b.db", agreement, write=True)
+    target.append(read_jsonl(lines, agreement, "export.jsonl"), "restorer")
+    assert target.head().digest == source.head().digest
+    as_of = dt.date(2021, 9, 30)
+    assert check(target, as_of=as_of) == check(source, as_of=as_of)
+    assert [r.recorded_by for r in target.records()] == ["monitor-a", "monitor-a", "m", "m"]
+
+
+def test_a_store_belongs_to_one_agreement(tmp_path, agreement):
+    Store.open(tmp_path / "log.db", agreement, write=True)
+    other_text = (clauses_dir() / "nov-10-2020.yaml").read_text(encoding="utf-8").replace(
+        "id: nov-10-2020", "id: other-agreement").replace("nov-10-2020-A1", "other-agreement-A1")
+    other = parse_agreement(other_text, "other.yaml")
+    with pytest.raises(StoreMismatchError, match="belongs to agreement 'nov-10-2020'"):
+        Store.open(tmp_path / "log.db", other)
+
+
+def test_reading_a_missing_store_is_an_empty_log_and_creates_nothing(tmp_path, agreement):
+    path = tmp_path / "missing" / "log.db"
+    store = Store.open(path, agreement)
+    assert store.is_empty() and store.head().digest == genesis_digest("nov-10-2020")
+    assert not path.exists() and not path.parent.exists()
+
+
+def test_as_recorded_reads_the_log_as_it_stood(tmp_path, agreement):
+    store = Store.open(tmp_path / "log.db", agreement, write=True)
+    add(store, agreement, {**BREACH, "source_party": "independent", "source": "ICRC"})
+    before = store.head()
+    moment = dt.datetime.fromisoformat(store.get(1).recorded_at.replace("Z", "+00:00"))
+    store.append([retraction_record("1", "misattributed")], "m")
+    as_of = dt.date(2021, 7, 31)
+    assert check(store, as_of=as_of).verdict_of("P1-ceasefire-AZ").value == "compliant"
+    then = check(store, as_of=as_of, as_recorded=moment)
+    assert then.verdict_of("P1-ceasefire-AZ").value == "violated"
+    assert then.log_digest == before.digest != store.head().digest
+
+
+def test_amendments_recorded_in_the_log_continue_the_agreement_numbering(tmp_path, agreement):
+    store = Store.open(tmp_path / "log.db", agreement, write=True)
+    ids = store.append([amendment_record({"obligation": "P2-aghdam-return", "term": "deadline", "value": "2020-11-30",
+                                          "agreed_on": "2020-11-18", "by": ["AZ"], "source": "test"}, agreement)], "m")
+    assert ids == ["nov-10-2020-A2"]
+    result = check(store, as_of=dt.date(2020, 11, 25))
+    assert next(o for o in result.obligations if o.id == "P2-aghdam-return").due == "2020-11-30"
+
+
+@pytest.mark.parametrize("data, field", [
+    ({"obligation": "P9-teleport", "term": "deadline", "value": "2021-01-01"}, "obligation"),
+    ({"obligation": "P2-aghdam-return", "term": "limit", "value": "5"}, "term"),
+    ({"obligation": "P3-personnel-cap", "term": "limit", "value": "many"}, "value"),
+    ({"obligation": "P2-aghdam-return", "term": "deadline", "value": "soon"}, "date"),
+])
+def test_bad_amendments_name_the_field(agreement, data, field):
+    with pytest.raises(InputError) as error:
+        amendment_record({**data, "agreed_on": "2020-11-18", "by": "AZ", "source": "s"}, agreement)
+    assert error.value.where == field or field in str(error.value)
+
+
+def test_the_sample_log_is_read_only_and_loads_with_stable_ids(agreement):
+    store = Store.open("sample", agreement)
+    assert not store.writable
+    with pytest.raises(InputError, match="read-only"):
+        store.append([observation_record(BREACH, agreement)], "m")
+    assert store.get(1).body["kind"] == "contingent.personnel"
+    assert store.head().digest == Store.open("sample", agreement).head().digest
