@@ -9,7 +9,7 @@ from typing import Annotated, Literal, Union
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from .dates import parse_moment, zone
+from .dates import EARLIEST_YEAR, LATEST_YEAR, parse_moment, zone
 from .errors import InputError
 
 PARTY_CODE = r"^[A-Z][A-Z0-9-]{1,15}$"
@@ -18,9 +18,30 @@ INDEPENDENT = "independent"
 
 
 class Strict(BaseModel):
-    """Base for clause-file models: unknown keys are errors, strings are trimmed."""
+    """Base for clause-file models: unknown keys are errors, strings are trimmed, dates within 1900-2199."""
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, frozen=True)
+
+    @field_validator("*")
+    @classmethod
+    def _year_in_range(cls, value: object) -> object:
+        if isinstance(value, dt.date) and not EARLIEST_YEAR <= value.year <= LATEST_YEAR:
+            raise ValueError(f"year {value.year} is outside {EARLIEST_YEAR}-{LATEST_YEAR}")
+        return value
+
+
+# integer terms the engine does calendar arithmetic with, and the values it can compute with
+# (a renewal period of 0 years would never end; huge ones leave the calendar)
+TERM_RANGES = {"period_years": (1, 100), "notice_months": (0, 1200)}
+
+
+def check_term_value(name: str, value: dt.date | int) -> None:
+    """Raise ValueError when an integer term is negative or outside the range the engine computes with."""
+    if isinstance(value, dt.date):
+        return
+    low, high = TERM_RANGES.get(name, (0, None))
+    if value < low or (high is not None and value > high):
+        raise ValueError(f"term {name!r} must be a whole number from {low}" + (f" to {high}" if high is not None else ""))
 
 
 class TextVersion(Strict):
@@ -156,6 +177,7 @@ class Obligation(Strict):
                 raise ValueError(f"term {name!r} must be an integer")
             if name == "deadline" and term.inclusive is None:
                 raise ValueError("a deadline must say whether its date is inclusive (inclusive: true/false)")
+            check_term_value(name, term.value)
         return self
 
     @property
@@ -276,6 +298,10 @@ class Agreement(Strict):
             raise ValueError(f"{where}: {ob.id} has no term {amendment.term!r} (terms: {', '.join(ob.terms) or 'none'})")
         if isinstance(ob.terms[amendment.term].value, dt.date) != isinstance(amendment.value, dt.date):
             raise ValueError(f"{where}: term {amendment.term!r} takes a {'date' if isinstance(ob.terms[amendment.term].value, dt.date) else 'whole number'}")
+        try:
+            check_term_value(amendment.term, amendment.value)
+        except ValueError as error:
+            raise ValueError(f"{where}: {error}") from None
 
     @cached_property
     def tz(self) -> dt.tzinfo:

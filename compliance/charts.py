@@ -62,12 +62,16 @@ def _style() -> Iterator[None]:
         yield
 
 
-def _figure(width: float, height: float):
+def _figure(width: float, height: float, *, left: float, right: float, top: float, bottom: float,
+            hspace: float = 0.0):
+    """A figure of fixed size with fixed margins (in inches): no layout engine, so drawing is fast and stable."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
-    figure = Figure(figsize=(width, height), dpi=DPI, layout="constrained")
+    figure = Figure(figsize=(width, height), dpi=DPI)
     FigureCanvasAgg(figure)
+    figure.subplots_adjust(left=left / width, right=1 - right / width, top=1 - top / height,
+                           bottom=bottom / height, hspace=hspace)
     return figure
 
 
@@ -96,10 +100,11 @@ def caps_chart(panels: Sequence["CapPanel"], categories: Sequence[str], start: d
 
     colours = category_colours(categories)
     with _style():
-        figure = _figure(9.0, 1.0 + 2.3 * len(panels))
+        figure = _figure(9.0, 1.2 + 2.3 * len(panels), left=1.0, right=0.25, top=0.75, bottom=1.0, hspace=0.4)
         axes = figure.subplots(len(panels), 1, sharex=True, squeeze=False)[:, 0]
         left, right = start - dt.timedelta(days=10), as_of + dt.timedelta(days=10)
         used: list[str] = []
+        shapes = set()
         for ax, panel in zip(axes, panels):
             ax.set_title(panel.title, loc="left")
             ax.set_ylabel(textwrap.fill(panel.unit, 22))
@@ -118,12 +123,13 @@ def caps_chart(panels: Sequence["CapPanel"], categories: Sequence[str], start: d
                     used.append(category)
                 exact = [(day, low) for day, low, high, _ in mine if low == high]
                 ranges = [(day, low, high) for day, low, high, _ in mine if low != high]
+                shapes.update("count" if low == high else "range" for _, low, high, _ in mine)
                 if exact:
                     ax.scatter([d for d, _ in exact], [v for _, v in exact], s=28, color=colours[category],
                                edgecolors="white", linewidths=0.6, zorder=4)
                 if ranges:
                     ax.vlines([d for d, _, _ in ranges], [lo for _, lo, _ in ranges], [hi for _, _, hi in ranges],
-                              color=colours[category], linewidth=4, zorder=3)
+                              color=colours[category], linewidth=5, zorder=3)
                 top = max([top] + [high for _, _, high, _ in mine])
             if not panel.points:
                 ax.text(0.5, 0.5, f"no count reported up to {as_of.isoformat()}", transform=ax.transAxes,
@@ -131,11 +137,17 @@ def caps_chart(panels: Sequence["CapPanel"], categories: Sequence[str], start: d
             ax.set_ylim(0, top * 1.15 if top else 1)
             ax.set_xlim(left, right)
             ax.yaxis.set_major_formatter(_thousands())
-        handles = [Line2D([], [], marker="o", linestyle="", color=colours[c], label=f"source: {c}") for c in used]
+        handles = [Line2D([], [], marker="s", linestyle="", color=colours[c], label=f"source: {c}") for c in used]
+        if "count" in shapes:
+            handles.append(Line2D([], [], marker="o", linestyle="", color="#555555", label="reported count"))
+        if "range" in shapes:
+            handles.append(Line2D([], [], marker="|", markersize=12, markeredgewidth=4, linestyle="", color="#555555",
+                                  label="reported range (low to high)"))
         handles += [Line2D([], [], color=CAP_COLOUR, linestyle="--", label="cap in force"),
                     Patch(color="#000000", alpha=0.07, label=f"period {period.label}")]
-        figure.legend(handles=handles, loc="outside lower center", ncols=min(len(handles), 4), frameon=False)
-        figure.suptitle(f"Reported counts against the caps, {start.isoformat()} to {as_of.isoformat()}")
+        figure.legend(handles=handles, loc="lower center", bbox_to_anchor=(0.5, 0.0), ncols=min(len(handles), 4),
+                      frameon=False)
+        figure.suptitle(f"Reported counts against the caps, {start.isoformat()} to {as_of.isoformat()}", y=1 - 0.15 / figure.get_figheight())
         return _png(figure)
 
 
@@ -174,7 +186,10 @@ def verdict_grid(agreement: "Agreement", periods: Sequence[tuple[str, CheckResul
     matrix = [[codes.get(value, codes["unknown"]) for value in cells] for _, cells in rows]
     columns = len(periods)
     with _style():
-        figure = _figure(max(7.0, 3.2 + 0.5 * columns), 1.9 + 0.3 * len(rows))
+        left = 0.3 + 0.07 * max(len(label) for label, _ in rows)
+        top = 0.55 + 0.075 * max(len(label) for label, _ in periods)
+        figure = _figure(max(7.0, left + 0.3 + 0.4 * columns), top + 0.85 + 0.28 * len(rows),
+                         left=left, right=0.3, top=top, bottom=0.85)
         ax = figure.subplots()
         cmap = ListedColormap([VERDICT_COLOURS[v] for v in VERDICTS])
         ax.pcolormesh(matrix, cmap=cmap, vmin=-0.5, vmax=len(VERDICTS) - 0.5, edgecolors="#ffffff", linewidth=1.5)
@@ -194,7 +209,7 @@ def verdict_grid(agreement: "Agreement", periods: Sequence[tuple[str, CheckResul
         ax.xaxis.tick_top()
         handles = [Patch(facecolor=VERDICT_COLOURS[v], edgecolor="#888888", linewidth=0.5,
                          label=f"{VERDICT_SHORT[v]}  {v}") for v in VERDICTS]
-        figure.legend(handles=handles, loc="outside lower center", ncols=4, frameon=False)
+        figure.legend(handles=handles, loc="lower center", bbox_to_anchor=(0.5, 0.0), ncols=4, frameon=False)
         first, last = periods[0][0], periods[-1][0]
         figure.suptitle(f"{agreement.id}: verdict in each period, {first} to {last}")
         return _png(figure)

@@ -43,16 +43,44 @@ def _line_of(node: yaml.Node | None, loc: tuple[Any, ...]) -> int | None:
     return line
 
 
+def _bad_scalar(tree: yaml.Node | None) -> yaml.ScalarNode | None:
+    """The first scalar the safe constructor cannot build (the loader's own error has no line)."""
+    constructor = yaml.constructor.SafeConstructor()
+    stack = [tree] if tree is not None else []
+    while stack:  # depth first, in document order
+        node = stack.pop()
+        if isinstance(node, yaml.ScalarNode):
+            try:
+                constructor.construct_object(node)
+            except Exception:  # whatever the safe constructor raises for this scalar
+                return node
+        elif isinstance(node, yaml.SequenceNode):
+            stack.extend(reversed(node.value))
+        elif isinstance(node, yaml.MappingNode):
+            stack.extend(reversed([item for pair in node.value for item in pair]))
+    return None
+
+
 def parse_agreement(text: str, where: str) -> Agreement:
     """Validate clause-file text; errors name the file, the line, the field path and the reason."""
     try:
-        data = yaml.load(text, Loader=_SafeLoader)
         tree = yaml.compose(text, Loader=_SafeLoader)
+        data = yaml.load(text, Loader=_SafeLoader)
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         line = f":{mark.line + 1}" if mark is not None else ""
         problem = getattr(error, "problem", None) or str(error).splitlines()[0]
         raise ClauseFileError(f"not valid YAML: {problem}", f"{where}{line}") from None
+    except RecursionError:
+        raise ClauseFileError("not valid YAML: nested too deeply", where) from None
+    except Exception as error:  # a scalar its tag cannot hold (2020-13-45, !!int 0x, !!bool x, !!timestamp x)
+        node = _bad_scalar(tree)
+        if node is None:
+            raise ClauseFileError(f"not valid YAML: {error}", where) from None
+        kind = node.tag.rsplit(":", 1)[-1]
+        detail = f" ({str(error)[:80]})" if type(error) is ValueError else ""
+        raise ClauseFileError(f"not valid YAML: {node.value[:40]!r} is not a valid {kind}{detail}",
+                              f"{where}:{node.start_mark.line + 1}") from None
     if not isinstance(data, dict):
         raise ClauseFileError("a clause file must be a YAML mapping of agreement fields", where)
     try:

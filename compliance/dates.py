@@ -27,7 +27,7 @@ def zone(name: str) -> dt.tzinfo:
         return dt.timezone.utc
     try:
         return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError) as error:
+    except (ZoneInfoNotFoundError, ValueError, OSError) as error:  # OSError: a folder such as 'Europe'
         raise InputError(f"unknown time zone {name!r}; use an offset such as '+03:00' or an IANA name") from error
 
 

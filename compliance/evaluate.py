@@ -341,6 +341,7 @@ class FulfilmentEvaluation(ObligationEvaluation):
         super().__init__(ctx, ob, bearer)
         self.fulfilled_on: dt.date | None = None
         self.disputed = False
+        self.disputing: list[Row] = []  # denials from another side near a report: the contradicting evidence
         if self.in_force:
             rule = ob.rule
             self.counted = self.select(rule.kind, any_actor=ob.joint, subject=getattr(rule, "subject", None),
@@ -363,13 +364,14 @@ class FulfilmentEvaluation(ObligationEvaluation):
             window = self.ctx.agreement.window(self.ob.rule.kind)
             spans = SpanIndex((r.day, r.day_end) for r in reports)
             (side,) = sides
-            self.disputed = any(self.ctx.agreement.side_of(d.source_party) != side
-                                and spans.any_near(d.day, d.day_end, window) for d in denials)
+            self.disputing = [d for d in denials if self.ctx.agreement.side_of(d.source_party) != side
+                              and spans.any_near(d.day, d.day_end, window)]
+            self.disputed = bool(self.disputing)
 
     def _evidence(self, verdict: Verdict) -> tuple[list[Row], list[Row], list[Row]]:
         reports = self.roles["fulfilment"]
         if verdict == Verdict.DISPUTED:
-            return [], self.roles["denial"], reports
+            return [], self.disputing, reports
         if verdict == Verdict.VIOLATED:
             return reports, [], []
         return [], [], reports

@@ -4,15 +4,19 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import math
+import re
 from typing import Any, Callable, Iterable, Iterator
 
-from .agreement import Agreement, Amendment, Ending
+from .agreement import Agreement, Amendment, Ending, check_term_value
 from .dates import parse_day
 from .errors import ComplianceError, InputError
 from .observation import clean_text, parse_observation
 from .records import AMENDMENT, ENDING, OBSERVATION, RETRACTION, NewRecord, Record
 
 MAX_LINE_BYTES = 1_000_000
+MAX_NUMBER_DIGITS = 4_000
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 def observation_record(fields: dict[str, Any], agreement: Agreement, declared: frozenset[str] = frozenset(),
@@ -28,7 +32,8 @@ def observation_record(fields: dict[str, Any], agreement: Agreement, declared: f
 def retraction_record(target: str | int, reason: Any, **store_fields: Any) -> NewRecord:
     """A retraction of observation `target`, with its reason."""
     text = clean_text(reason, "reason")
-    return NewRecord(RETRACTION, {"retracts": str(target), "reason": text}, target=str(target), **store_fields)
+    target = clean_text(str(target), "retracts")  # an ID from the command line may hold anything
+    return NewRecord(RETRACTION, {"retracts": target, "reason": text}, target=target, **store_fields)
 
 
 def _term_value(agreement: Agreement, obligation: str, term: str, value: Any) -> dt.date | int:
@@ -41,9 +46,13 @@ def _term_value(agreement: Agreement, obligation: str, term: str, value: Any) ->
         return parse_day(value, agreement.tz) if not isinstance(value, dt.date) else value
     if isinstance(value, bool):
         raise InputError("must be a whole number", "value")
-    if isinstance(value, str) and value.strip().isdigit():
-        return int(value.strip())
+    if isinstance(value, str) and value.strip().isascii() and value.strip().isdigit():  # not '²': int() rejects it
+        value = int(value.strip())
     if isinstance(value, int) and value >= 0:
+        try:
+            check_term_value(term, value)
+        except ValueError as error:
+            raise InputError(str(error), "value") from None
         return value
     raise InputError(f"term {term!r} takes a whole number >= 0, got {value!r}", "value")
 
@@ -116,8 +125,44 @@ def _only(data: dict[str, Any], allowed: set[str]) -> None:
             raise InputError(f"unknown field (valid fields: {', '.join(sorted(allowed))})", key)
 
 
+class _Rejected:
+    """A JSON number this format does not accept, kept until the field holding it is known."""
+
+    def __init__(self, text: str):
+        self.text = text
+
+
 def _reject_constant(name: str) -> Any:
-    raise InputError(f"{name} is not a number this format accepts (NaN and infinities are rejected)")
+    return _Rejected(name)
+
+
+def _parse_int(text: str) -> Any:
+    # Python refuses to convert integers of more than 4,300 digits (a ValueError json does not wrap)
+    return int(text) if len(text) <= MAX_NUMBER_DIGITS else _Rejected(f"a number of {len(text):,} digits")
+
+
+def _parse_float(text: str) -> Any:
+    value = float(text)
+    return value if math.isfinite(value) else _Rejected(text)  # 1e400 reads as infinity
+
+
+def _reject_unacceptable(data: Any) -> None:
+    """Raise InputError naming the field that holds a number this format rejects (NaN, infinity, too long)
+    or text that is not valid Unicode (an unpaired surrogate such as "\\ud800", which no store can write)."""
+    stack: list[tuple[str, Any]] = [("", data)]
+    while stack:
+        path, value = stack.pop()
+        if isinstance(value, _Rejected):
+            raise InputError(f"{value.text} is not a number this format accepts (NaN, infinities and numbers of "
+                             f"more than {MAX_NUMBER_DIGITS:,} digits are rejected)", path or None)
+        if isinstance(value, str) and _SURROGATE.search(value):
+            raise InputError("is not valid Unicode text (an unpaired surrogate)", path or None)
+        if isinstance(value, dict):
+            if any(_SURROGATE.search(key) for key in value):
+                raise InputError("a field name is not valid Unicode text (an unpaired surrogate)", path or None)
+            stack.extend((f"{path}.{key}" if path else key, item) for key, item in value.items())
+        elif isinstance(value, list):
+            stack.extend((f"{path}.{index}" if path else str(index), item) for index, item in enumerate(value))
 
 
 def parse_line(data: Any, agreement: Agreement, declared: frozenset[str],
@@ -181,15 +226,20 @@ def read_jsonl(lines: Iterable[str | bytes], agreement: Agreement, where: str,
             if len(raw) > MAX_LINE_BYTES:
                 raise InputError(f"line is longer than {MAX_LINE_BYTES:,} characters")
             try:
-                data = json.loads(raw, parse_constant=_reject_constant)
+                data = json.loads(raw, parse_constant=_reject_constant, parse_int=_parse_int, parse_float=_parse_float)
             except json.JSONDecodeError as error:
                 raise InputError(f"not valid JSON ({error.msg} at column {error.colno})") from None
             except RecursionError:
                 raise InputError("not valid JSON (nested too deeply)") from None
+            _reject_unacceptable(data)
             record = parse_line(data, agreement, declared, source_party)
         except ComplianceError as error:
             raise error.located(f"{where}:{number}") from None
         records.append(NewRecord(**{**record.__dict__, "line": number}))
+        if record.is_restore != records[0].is_restore:  # found here, before a store is opened or created
+            raise InputError("store fields (id, recorded_at, recorded_by, hash) must be on every line or on none "
+                             f"(line {records[0].line} {'has' if records[0].is_restore else 'has none'})",
+                             f"{where}:{number}")
     return records
 
 

@@ -19,6 +19,8 @@ LONG_TEXT_FIELDS = ("quote", "notes")
 METHODS = ("seen", "heard", "imagery", "statement", "media-report")
 CLAIMS = ("affirms", "denies")
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+_SURROGATE = re.compile("[\ud800-\udfff]")  # from a JSON escape or undecodable command-line bytes
+MAX_COUNT = 2**63 - 1  # the largest whole number the store can hold
 _PARTY_RE = re.compile(PARTY_CODE)
 
 OBSERVATION_FIELDS = (
@@ -38,6 +40,8 @@ def clean_text(value: Any, field: str, limit: int = MAX_TEXT) -> str:
         raise InputError(f"is {len(text):,} characters; at most {limit:,}", field)
     if _CONTROL.search(text):
         raise InputError("contains a control character (only newline and tab are allowed)", field)
+    if _SURROGATE.search(text):
+        raise InputError("is not valid Unicode text (an unpaired surrogate)", field)
     return text
 
 
@@ -51,9 +55,9 @@ class ObservationFields(BaseModel):
     actor: str
     source: str
     source_party: str
-    value: StrictInt | None = Field(default=None, ge=0)
-    low: StrictInt | None = Field(default=None, ge=0)
-    high: StrictInt | None = Field(default=None, ge=0)
+    value: StrictInt | None = Field(default=None, ge=0, le=MAX_COUNT)
+    low: StrictInt | None = Field(default=None, ge=0, le=MAX_COUNT)
+    high: StrictInt | None = Field(default=None, ge=0, le=MAX_COUNT)
     claim: Literal["affirms", "denies"] = "affirms"
     subject: str | None = None
     place: str | None = None

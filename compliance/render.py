@@ -10,11 +10,11 @@ from .verdicts import CheckResult
 
 
 def escape_markdown(text: object) -> str:
-    """Make observation text safe inside a markdown table cell: HTML entities, escaped pipes, no newlines."""
+    """Make observation text safe inside a markdown table cell: HTML entities, escaped pipes, no newlines, no links."""
     value = "" if text is None else str(text)
     value = value.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
     value = value.replace("|", "\\|").replace("\r\n", " ").replace("\n", " ").replace("\r", " ")
-    return value
+    return value.replace("](", "]\\(")  # no inline link or image: `![x](http://...)` would load a remote image
 
 
 def check_json(result: CheckResult) -> str:

@@ -256,7 +256,12 @@ def write_reports(store: Store, out_dir: str | Path = "reports", *, as_of: dt.da
     generated = generated_at or format_utc(utc_now()).split(".")[0] + "Z"
     chart_paths: list[Path] = []
     if charts:
-        from . import charts as chart_module  # matplotlib is imported only when charts are drawn
+        try:
+            from . import charts as chart_module  # matplotlib is imported only when charts are drawn
+            import matplotlib  # noqa: F401
+        except ImportError as error:
+            raise StoreError(f"charts need matplotlib, which cannot be imported ({error}); "
+                             "install it with: pip install matplotlib", "report") from None
 
         series_name = None
         if is_series:
@@ -387,7 +392,7 @@ def _notes(body: dict) -> str:
         parts.append(f"Quote: “{body['quote']}”")
     if body.get("notes"):
         parts.append(body["notes"])
-    return esc(" ".join(parts))
+    return esc("; ".join(parts))
 
 
 def _source_party(agreement: Agreement, code: str) -> str:
@@ -476,7 +481,7 @@ def _terms(data: ReportData, ob: Obligation) -> list[str]:
                 detail += f" at the request of {', '.join(change.requested_by)}"
             if change.relayed_by:
                 detail += f", relayed by {', '.join(change.relayed_by)}"
-            detail += f"; source: {change.source}" + (f"; note: {change.note}" if change.note else "")
+            detail += f"; source: {change.source}" + (f" (note: {change.note})" if change.note else "")
             history.append(detail)
         text = f"“{clause.quote}” ({clause.version})" + (f"; reading: {clause.interpretation}" if clause.interpretation else "")
         rows.append([esc(name), esc(value), esc(_value(term.original, clause.unit)), esc(text),
@@ -499,7 +504,7 @@ def render_report(data: ReportData, *, generated_at: str) -> str:
     else:
         as_of_line = (f"- As of: **{data.as_of.isoformat()}** (today). This period has not ended: it runs to "
                       f"{period.end.isoformat()}, so it is reported as of today and its verdicts may still change.")
-    title = f"{agreement.id}: compliance report for {period.label if period.kind != 'to-date' else 'as of ' + period.label}"
+    title = f"{agreement.id}: compliance report " + (f"as of {period.label}" if period.kind == "to-date" else f"for {period.label}")
     lines = [
         META_PREFIX + json.dumps(meta, sort_keys=True) + " -->",
         f"# {esc(title)}",
@@ -599,12 +604,14 @@ def _points(data: ReportData, label: str) -> list[str]:
                           + (f"; note: {esc(ending.note)}" if ending.note else ""), ""]
             lines += _terms(data, ob)
             rows, ids = [], set()
-            for bearer in ob.bearers:
+            # a joint obligation has one verdict for all its bearers: one row for them all
+            groups = [(", ".join(ob.bearers), ob.bearers[0])] if ob.joint else [(b, b) for b in ob.bearers]
+            for shown, bearer in groups:
                 for scope, result in ((label, period_results.get((ob.id, bearer))),
                                       (f"since {data.cumulative.since}", cumulative.get((ob.id, bearer)))):
                     if result is None:
                         continue
-                    rows.append([esc(bearer), esc(scope), result.verdict.value, esc(result.reason), _ids(result)])
+                    rows.append([esc(shown), esc(scope), result.verdict.value, esc(result.reason), _ids(result)])
                     ids.update(result.evidence)
                     ids.update(result.inconclusive)
             lines += ["Verdicts:", ""] + _table(["bearer", "period", "verdict", "reason", "decisive evidence"], rows) + [""]
@@ -683,6 +690,15 @@ def _meta(path: Path) -> dict | None:
     return meta if isinstance(meta, dict) else None
 
 
+_SPAN = re.compile(r"^(\d{4}-(?:\d{2}|Q\d)(?:-\d{2})?)-(\d{4}-(?:\d{2}|Q\d)(?:-\d{2})?)$")
+
+
+def _span(text: str) -> str:
+    """'2020-Q4-2023-Q4' as '2020-Q4 to 2023-Q4' (the first and last period of a series chart's name)."""
+    found = _SPAN.match(text)
+    return f"{found.group(1)} to {found.group(2)}" if found else text
+
+
 _KIND_TITLES = (("quarter", "Quarterly reports"), ("month", "Monthly reports"), ("to-date", "Reports as of a date"))
 
 
@@ -716,12 +732,10 @@ def render_index(out_dir: str | Path) -> str:
         mine = [c for c in charts if c.startswith(f"{agreement}-verdicts-")]
         if mine:
             lines += ["### Verdicts per period", ""]
-            for name in mine:
-                span = name[len(f"{agreement}-verdicts-"):-len(".png")]
-                lines += [f"- [{esc(span)}]({url_quote(name)})"]
-            lines += [""]
-            for name in mine:
-                lines += [f"![Verdicts per period, {esc(name[len(f'{agreement}-verdicts-'):-4])}]({url_quote(name)})", ""]
+            spans = [_span(name[len(f"{agreement}-verdicts-"):-len(".png")]) for name in mine]
+            lines += [f"- [{esc(span)}]({url_quote(name)})" for name, span in zip(mine, spans)] + [""]
+            for name, span in zip(mine, spans):
+                lines += [f"![Verdicts per period, {esc(span)}]({url_quote(name)})", ""]
     rest = [c for c in charts if not any(c.startswith(f"{a}-verdicts-") for a in reports)]
     if others or rest:
         lines += ["## Other files", ""] + [f"- [{esc(name)}]({url_quote(name)})" for name in others + rest] + [""]

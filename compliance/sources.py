@@ -226,18 +226,18 @@ class Registry:
         """The user entry that replaces a bundled entry, if any."""
         return self._replaced.get(entry.name)
 
-    def alignment(self, source: str) -> str:
+    def alignment(self, source: str, give: str = "--source-party") -> str:
         """The registered alignment of `source`; InputError (field source_party) telling how to add it."""
         found = self.lookup(source)
         if found is None:
-            raise InputError(unknown_source_message(source), "source_party")
+            raise InputError(unknown_source_message(source, give), "source_party")
         return found.entry.party
 
 
-def unknown_source_message(source: str) -> str:
-    """The error text for a source with no alignment given and none registered."""
+def unknown_source_message(source: str, give: str = "--source-party") -> str:
+    """The error text for a source with no alignment given and none registered; `give` names the missing input."""
     shown = source.replace('"', "'")
-    return (f"source {source!r} is not in the source registry and no source_party was given; give --source-party, "
+    return (f"source {source!r} is not in the source registry and no source_party was given; give {give}, "
             f"or register it: compliance sources add \"{shown}\" --party CODE")
 
 

@@ -6,9 +6,10 @@ import datetime as dt
 import json
 import re
 import sqlite3
+import time
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterable, Iterator, NamedTuple
+from typing import Any, Callable, Iterable, Iterator, NamedTuple
 
 from .agreement import Agreement
 from .dates import format_utc, parse_utc, utc_now
@@ -82,6 +83,19 @@ def _derived(record: NewRecord) -> dict[str, Any]:
     }
 
 
+def _retry_busy(action: Callable[[], Any]) -> Any:
+    """Run `action`, retrying while the database is busy: switching to WAL can fail at once, without waiting
+    on the busy timeout, while another process creates or opens the same new store."""
+    deadline = time.monotonic() + BUSY_TIMEOUT_SECONDS
+    while True:
+        try:
+            return action()
+        except sqlite3.OperationalError as error:
+            if not str(getattr(error, "sqlite_errorname", "")).startswith("SQLITE_BUSY") or time.monotonic() > deadline:
+                raise
+            time.sleep(0.005)
+
+
 class Store:
     """An observation log of one agreement, backed by SQLite; reads never create it."""
 
@@ -148,7 +162,7 @@ class Store:
         self._db.execute("PRAGMA busy_timeout = %d" % (BUSY_TIMEOUT_SECONDS * 1000))
         if create:
             if self.path is not None:
-                self._db.execute("PRAGMA journal_mode = WAL")
+                _retry_busy(lambda: self._db.execute("PRAGMA journal_mode = WAL"))
                 self._db.execute("PRAGMA synchronous = FULL")
             self._db.execute("BEGIN IMMEDIATE")
             try:
@@ -279,7 +293,7 @@ class Store:
         if record.id is None or record.recorded_at is None or record.recorded_by is None:
             missing = [n for n, v in (("id", record.id), ("recorded_at", record.recorded_at), ("recorded_by", record.recorded_by)) if v is None]
             raise InputError("a restored record needs id, recorded_at and recorded_by", missing[0])
-        if record.type in (OBSERVATION, RETRACTION) and not record.id.isdigit():
+        if record.type in (OBSERVATION, RETRACTION) and not re.fullmatch(r"[1-9][0-9]*", record.id):  # not '²', '007'
             raise InputError(f"observation IDs are whole numbers, got {record.id!r}", "id")
         if record.type == AMENDMENT and not re.fullmatch(rf"{re.escape(self.agreement.id)}-A\d+", record.id):
             raise InputError(f"amendment IDs are {self.agreement.id}-A<n>, got {record.id!r}", "id")
@@ -359,9 +373,13 @@ class Store:
 
     def get(self, record_id: str | int) -> Record:
         """One record by ID; UnknownReferenceError when there is none."""
-        row = self._db.execute(f"SELECT {self._COLUMNS} FROM records WHERE id = ?", (str(record_id),)).fetchone()
+        try:
+            row = self._db.execute(f"SELECT {self._COLUMNS} FROM records WHERE id = ?", (str(record_id),)).fetchone()
+        except UnicodeEncodeError:  # undecodable bytes given on the command line: no ID is like that
+            row = None
         if row is None:
-            raise UnknownReferenceError(f"no record with ID {record_id}", "ID")
+            raise UnknownReferenceError(f"no record with ID {record_id!r}" if not str(record_id).isprintable()
+                                        else f"no record with ID {record_id}", "ID")
         return self._record(row)
 
     def live_observations(self, head: Head, *, kind: str | None = None, actor: str | None = None,

@@ -97,6 +97,12 @@ def handles_errors(func: F) -> F:
             return func(*args, **kwargs)
         except ComplianceError as error:
             fail(error.where, error.reason.replace("\n", " "), error.exit_code)
+        except BrokenPipeError:  # the reader went away (`compliance ... | head`): stop quietly
+            try:
+                sys.stdout = open(os.devnull, "w")
+            except OSError:
+                pass
+            raise typer.Exit(0)
         except sqlite3.DatabaseError as error:
             fail("store", str(error), 4)
         except OSError as error:

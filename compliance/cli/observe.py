@@ -20,6 +20,16 @@ observe_app = typer.Typer(help="Log observations and correct them without erasin
 app.add_typer(observe_app, name="observe")
 
 DeclareOption = typer.Option(None, "--declare", help="Declare an actor code the agreement does not know (repeatable). [env: COMPLIANCE_DECLARED_ACTORS]")
+REGISTRY_HELP = ("The monitor's source registry (YAML), which takes precedence over the bundled one. "
+                 "[env: COMPLIANCE_SOURCES]")
+RegistryOption = typer.Option(None, "--registry", help=REGISTRY_HELP, show_default="sources.yaml beside the store")
+
+
+def open_registry(ctx: typer.Context, registry: Optional[str], store: Optional[str]):
+    """The source registry: the bundled entries and the monitor's file (--registry, env, or beside the store)."""
+    from ..sources import load_registry, user_registry_path
+
+    return load_registry(user_registry_path(registry, resolve(ctx, "store", store)))
 
 
 class ListFormat(str, Enum):
@@ -46,7 +56,8 @@ def _field_options(required: bool) -> dict[str, Any]:
         date=typer.Option(need, "--date", help="When it happened: ISO date or date-time (read in the agreement's time zone)."),
         actor=typer.Option(need, "--actor", help="Party code whose conduct or forces it concerns."),
         source=typer.Option(need, "--source", help="Who reported it."),
-        source_party=typer.Option(need, "--source-party", help="The source's alignment: a party code or 'independent'."),
+        source_party=typer.Option(None, "--source-party", help="The source's alignment: a party code or 'independent'. "
+                                  "Left out: the source registry's alignment for --source (see `compliance sources list`)."),
     )
 
 
@@ -76,7 +87,7 @@ def add(
     date: str = _field_options(True)["date"],
     actor: str = _field_options(True)["actor"],
     source: str = _field_options(True)["source"],
-    source_party: str = _field_options(True)["source_party"],
+    source_party: Optional[str] = _field_options(True)["source_party"],
     value: Optional[int] = _OPTIONAL_FIELDS["value"],
     low: Optional[int] = _OPTIONAL_FIELDS["low"],
     high: Optional[int] = _OPTIONAL_FIELDS["high"],
@@ -92,17 +103,23 @@ def add(
     quote: Optional[str] = _OPTIONAL_FIELDS["quote"],
     notes: Optional[str] = _OPTIONAL_FIELDS["notes"],
     declare: Optional[list[str]] = DeclareOption,
+    registry: Optional[str] = RegistryOption,
     store: Optional[str] = StoreOption,
     agreement: Optional[str] = AgreementOption,
     monitor: Optional[str] = AsOption,
 ) -> None:
     """Validate and append one observation; print its ID.
 
+    Without --source-party, the source's alignment comes from the source registry; a source it does not
+    know is an error that says how to register it (`compliance sources add`).
+
     Example: compliance observe add --kind contingent.personnel --date 2020-11-20 --actor RU --value 1960
     --source 'Russian MoD' --source-party RU --method statement
     """
     from ..exchange import observation_record
 
+    if source_party is None:
+        source_party = _registry_alignment(ctx, registry, store, source)
     fields = _fields(kind=kind, date=date, actor=actor, source=source, source_party=source_party, value=value,
                      low=low, high=high, claim=claim, subject=subject, place=place, lat=lat, lon=lon,
                      date_end=date_end, method=method, supervised_by=supervised_by, url=url, quote=quote, notes=notes)
@@ -138,11 +155,14 @@ def correct(
     quote: Optional[str] = _OPTIONAL_FIELDS["quote"],
     notes: Optional[str] = _OPTIONAL_FIELDS["notes"],
     declare: Optional[list[str]] = DeclareOption,
+    registry: Optional[str] = RegistryOption,
     store: Optional[str] = StoreOption,
     agreement: Optional[str] = AgreementOption,
     monitor: Optional[str] = AsOption,
 ) -> None:
     """Append a corrected copy of an observation that supersedes it; print the new ID.
+
+    A new --source without --source-party takes the source registry's alignment for it.
 
     Example: compliance observe correct 12 --date 2021-09-11
     """
@@ -155,6 +175,8 @@ def correct(
                       date_end=date_end, method=method, supervised_by=supervised_by, url=url, quote=quote, notes=notes)
     if not changes:
         raise InputError("give at least one field to change (for example --date 2021-07-14)", "correct")
+    if source is not None and source_party is None:
+        changes["source_party"] = _registry_alignment(ctx, registry, store, source)
     db = open_store(ctx, store, agreement, write=True)
     target = db.get(observation_id)
     if target.type != OBSERVATION:
@@ -192,24 +214,52 @@ def retract(
     typer.echo(new_id)
 
 
+class ImportFormat(str, Enum):
+    jsonl = "jsonl"
+    acled = "acled"
+
+
+PROGRESS_MIN_LINES = 2_000
+
+
 @observe_app.command("import")
 @handles_errors
 def import_(
     ctx: typer.Context,
-    file: str = typer.Argument(..., metavar="FILE.jsonl", help="JSON Lines file, or - for standard input."),
+    file: str = typer.Argument(..., metavar="FILE", help="JSON Lines file (or an ACLED CSV export with --format acled); - for standard input."),
+    input_format: ImportFormat = typer.Option(ImportFormat.jsonl, "--format", help="jsonl (the exchange format) or acled (an ACLED CSV export)."),
+    mapping: Optional[str] = typer.Option(None, "--mapping", help="ACLED only: a mapping file (event types, actors, places); default: the bundled acled_mapping.yaml.", show_default=False),
+    default_source_party: Optional[str] = typer.Option(None, "--default-source-party", help="ACLED only: the alignment to record when an event's outlets are not in the source registry or disagree (a party code or 'independent')."),
     declare: Optional[list[str]] = DeclareOption,
+    registry: Optional[str] = RegistryOption,
     store: Optional[str] = StoreOption,
     agreement: Optional[str] = AgreementOption,
     monitor: Optional[str] = AsOption,
 ) -> None:
     """Validate every line, then append all of them or none; print how many were stored.
 
+    A JSON line may leave out source_party when the source registry knows its source. With --format acled,
+    mapped events become observations (see docs/monitor-workflow.md); a summary of what was imported and
+    skipped goes to stderr, and re-importing an updated export adds only new events and corrections.
+
     Example: compliance observe import observations/sample.jsonl
+
+    Example: compliance observe import --format acled acled-export.csv
     """
-    from ..errors import StoreError
-    from ..exchange import read_jsonl
+    from ..errors import InputError, StoreError
 
     agr = open_agreement(ctx, agreement)
+    declared = declared_codes(declare)
+    if input_format == ImportFormat.acled:
+        _import_acled(ctx, file, agr, declared, open_registry(ctx, registry, store), mapping, default_source_party,
+                      store, agreement, monitor)
+        return
+    for option, value in (("--mapping", mapping), ("--default-source-party", default_source_party)):
+        if value is not None:
+            raise InputError("applies only to --format acled", option)
+    from ..exchange import read_jsonl
+    from ..progress import progress
+
     if file == "-":
         lines = sys.stdin.buffer.read().splitlines()
         where = "<stdin>"
@@ -219,10 +269,48 @@ def import_(
         except OSError as error:
             raise StoreError(f"cannot read: {error.strerror or error}", file) from None
         where = file
-    records = read_jsonl(lines, agr, where, declared_codes(declare))
+    loaded: list[Any] = []
+
+    def alignment(source: str) -> str:  # the registry is read only if a line leaves out source_party
+        if not loaded:
+            loaded.append(open_registry(ctx, registry, store))
+        return loaded[0].alignment(source, give="source_party on the line")
+
+    records = read_jsonl(progress(lines, len(lines), "validating", min_total=PROGRESS_MIN_LINES), agr, where, declared,
+                         alignment)
     db = open_store(ctx, store, agreement, write=True)
     ids = db.append(records, resolve(ctx, "monitor", monitor))
     typer.echo(f"{len(ids)}")
+
+
+def _import_acled(ctx: typer.Context, file: str, agr: Any, declared: frozenset[str], sources: Any,
+                  mapping: Optional[str], default_source_party: Optional[str], store: Optional[str],
+                  agreement: Optional[str], monitor: Optional[str]) -> None:
+    from ..acled import load_mapping, plan_import, read_acled, read_text
+
+    rules = load_mapping(Path(mapping) if mapping else None, agr, declared)
+    if file == "-":
+        try:
+            text, where = sys.stdin.buffer.read().decode("utf-8-sig"), "<stdin>"
+        except UnicodeDecodeError as error:
+            from ..errors import InputError
+
+            raise InputError(f"not UTF-8 text (byte {error.start})", "<stdin>") from None
+    else:
+        text, where = read_text(Path(file)), file
+    rows = read_acled(text, where, agr, rules, sources, declared, default_source_party)
+    db = open_store(ctx, store, agreement, write=True)
+    plan = plan_import(rows, db)
+    ids = db.append(plan.records, resolve(ctx, "monitor", monitor))
+    typer.echo(f"{len(ids)}")
+    typer.echo(plan.summary(len(ids)), err=True)
+
+
+def _registry_alignment(ctx: typer.Context, registry: Optional[str], store: Optional[str], source: Optional[str]) -> Optional[str]:
+    """The registered alignment of `source` for a command given no --source-party; None leaves it missing."""
+    if source is None or not source.strip():
+        return None
+    return open_registry(ctx, registry, store).alignment(source)
 
 
 @observe_app.command("export")

@@ -1,0 +1,264 @@
+"""Differential test: the engine's `check` against the slow reference evaluator (tests/reference.py).
+
+Hypothesis writes small random logs (every kind, actors incl. NK, sources of every alignment incl.
+independent, claims, counts and ranges around the caps, dates around windows and deadlines,
+date_end, corrections, retractions, amendments to limits and deadlines, endings), stores them in
+a few appends through the real Store, and compares, for every obligation and bearer, the verdict,
+evidence IDs, evidence_count, inconclusive IDs and due (and term_end) with the reference, at random
+as-of, since and as-recorded points, with and without amendments.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import reference  # noqa: E402
+from compliance.check import check  # noqa: E402
+from compliance.clauses import load_agreement  # noqa: E402
+from compliance.exchange import amendment_record, ending_record, observation_record, retraction_record  # noqa: E402
+from compliance.store import Store  # noqa: E402
+from compliance.verdicts import MAX_EVIDENCE  # noqa: E402
+
+AGREEMENT = load_agreement("nov-10-2020")
+D = dt.date
+
+# dates around entry into force, the deadlines (original and amended), the 31-day windows and the term
+ANCHORS = [D(2020, 11, 9), D(2020, 11, 10), D(2020, 11, 15), D(2020, 11, 20), D(2020, 11, 25), D(2020, 12, 1),
+           D(2021, 1, 1), D(2021, 7, 13), D(2023, 11, 10), D(2025, 5, 10), D(2025, 11, 10), D(2030, 5, 10)]
+OFFSETS = [0, 0, 0, 1, -1, 2, -2, 30, 31, 32, -31, -32]
+ACTORS = ["AM", "AZ", "RU", "NK", "TR"]
+ALIGNMENTS = ["AM", "AZ", "RU", "NK", "TR", "independent"]
+CAPS = {"contingent.personnel": 1960, "contingent.apc": 90, "contingent.vehicles": 380}
+KINDS = list(AGREEMENT.kinds)
+
+
+# whose conduct each kind is usually about (the rest of the time: any actor)
+NATURAL_ACTORS = {
+    "ceasefire.breach": ["AM", "AZ", "NK"], "district.returned": ["AM"], "contingent.personnel": ["RU"],
+    "contingent.apc": ["RU"], "contingent.vehicles": ["RU"], "contingent.deployment-complete": ["RU"],
+    "armed-forces.presence": ["AM", "NK"], "term.notice": ["AM", "AZ", "RU", "TR"],
+    "monitoring-centre.operating": ["RU"], "corridor.obstruction": ["AZ"], "route-plan.agreed": ["AM", "AZ"],
+    "displaced.return": ["AM", "AZ", "NK"], "detainees.withheld": ["AM", "AZ"], "transport.blocked": ["AM", "AZ"],
+    "transit.obstruction": ["AM"],
+}
+
+
+@st.composite
+def days(draw, early: bool = True, around: dt.date | None = None) -> dt.date:
+    """A date near an anchor (or near `around`, most of the time), a day either side or a window away."""
+    if around is not None and draw(st.integers(0, 3)):
+        anchor = around
+    else:
+        anchor = draw(st.sampled_from(ANCHORS if early else ANCHORS[1:]))
+    day = anchor + dt.timedelta(days=draw(st.sampled_from(OFFSETS)))
+    return max(day, D(2020, 11, 9)) if early else max(day, D(2020, 11, 10))
+
+
+@st.composite
+def date_texts(draw, around: dt.date | None = None) -> str:
+    day = draw(days(around=around))
+    form = draw(st.sampled_from(["date", "date", "date", "late-utc", "early-local"]))
+    if form == "late-utc":  # 22:30 UTC is 01:30 the next day in Moscow time
+        return f"{day.isoformat()}T22:30:00Z"
+    if form == "early-local":
+        return f"{day.isoformat()}T00:15:00"
+    return day.isoformat()
+
+
+def _count_fields(draw, kind: str, claim: str) -> dict[str, Any]:
+    spec = AGREEMENT.kinds[kind]
+    if spec.count == "none":
+        return {}
+    cap = CAPS.get(kind, 100)
+    if spec.count == "optional" and draw(st.booleans()):
+        return {}
+    if claim == "denies" and draw(st.booleans()):
+        return {}
+    near = st.sampled_from([cap - 1, cap, cap + 1, cap + 40, max(1, cap - 40), 2 * cap, 1])
+    if draw(st.booleans()):
+        return {"value": draw(near)}
+    low, high = sorted((draw(near), draw(near)))
+    fields = {"low": low, "high": high}
+    if draw(st.integers(0, 4)) == 0:
+        fields["value"] = draw(st.sampled_from([low, high]))
+    return fields
+
+
+@st.composite
+def observations(draw, focus: tuple[str, ...] = (), around: dt.date | None = None) -> dict[str, Any]:
+    """One valid observation; mostly of the example's focus kinds, natural actors and dates near `around`,
+    so that matters, contradictions and disputes form."""
+    if focus and draw(st.integers(0, 3)):
+        kind = draw(st.sampled_from(focus))
+    else:
+        kind = draw(st.sampled_from(KINDS))
+    actor = draw(st.sampled_from(NATURAL_ACTORS[kind] if draw(st.integers(0, 4)) else ACTORS))
+    claim = draw(st.sampled_from(["affirms", "affirms", "denies"]))
+    party = draw(st.sampled_from(ALIGNMENTS))
+    fields: dict[str, Any] = {"kind": kind, "date": draw(date_texts(around)), "actor": actor,
+                              "source": f"source aligned with {party}", "source_party": party}
+    if claim == "denies" or draw(st.booleans()):
+        fields["claim"] = claim
+    fields.update(_count_fields(draw, kind, claim))
+    spec = AGREEMENT.kinds[kind]
+    if spec.subjects:
+        if spec.subject_required or draw(st.booleans()):
+            fields["subject"] = draw(st.sampled_from(spec.subjects))
+    if kind == "displaced.return" and draw(st.booleans()):
+        fields["supervised_by"] = draw(st.sampled_from(["UNHCR", "ICRC"]))
+    if draw(st.integers(0, 4)) == 0:
+        shift = draw(st.sampled_from([0, 1, 2, 33])) + (1 if fields["date"].endswith("Z") else 0)  # local day
+        fields["date_end"] = (D.fromisoformat(fields["date"][:10]) + dt.timedelta(days=shift)).isoformat()
+    return fields
+
+
+TERMS = [("P3-personnel-cap", "limit", [1959, 1960, 2000, 3920]), ("P3-apc-cap", "limit", [89, 91, 130]),
+         ("P3-vehicle-cap", "limit", [379, 381, 420]), ("P2-aghdam-return", "deadline", None),
+         ("P6-kalbajar-return", "deadline", None), ("P6-lachin-return", "deadline", None),
+         ("P6-new-route-plan", "deadline", None)]
+
+
+@st.composite
+def operations(draw) -> list[tuple[str, Any]]:
+    """A log as operations: observations, and (by index into earlier ones) corrections and retractions;
+    amendments and endings; `batch` marks where one append ends and the next begins."""
+    ops: list[tuple[str, Any]] = []
+    focus = tuple(draw(st.lists(st.sampled_from(KINDS), min_size=1, max_size=3, unique=True)))
+    around = draw(st.sampled_from(ANCHORS))
+    for _ in range(draw(st.integers(0, 24))):
+        what = draw(st.sampled_from(["obs"] * 9 + ["correct", "retract", "amend", "end", "batch", "batch"]))
+        if what == "obs":
+            ops.append(("obs", draw(observations(focus, around))))
+        elif what in ("correct", "retract"):
+            ops.append((what, (draw(st.integers(0, 10_000)), draw(observations(focus, around)))))
+        elif what == "amend":
+            ob, term, values = draw(st.sampled_from(TERMS))
+            value = draw(st.sampled_from(values)) if values else draw(days(early=False)).isoformat()
+            ops.append(("amend", {"obligation": ob, "term": term, "value": value,
+                                  "agreed_on": draw(days()).isoformat(), "by": "AM,AZ", "source": "test"}))
+        elif what == "end":
+            ob = draw(st.sampled_from([o.id for o in AGREEMENT.obligations]))
+            ops.append(("end", {"obligation": ob, "on": draw(days()).isoformat(), "by": "AZ,RU", "source": "test"}))
+        else:
+            ops.append(("batch", None))
+    return ops
+
+
+def build(ops: list[tuple[str, Any]]) -> tuple[Store, list[dict[str, Any]]]:
+    """Append the operations through the real Store; return it and the log as the reference reads it."""
+    store = Store.memory(AGREEMENT)
+    log: list[dict[str, Any]] = []
+    live: list[str] = []  # observations that are the latest of their chain, in earlier batches
+    batch: list[tuple[Any, dict[str, Any]]] = []
+
+    def flush() -> None:
+        if not batch:
+            return
+        ids = store.append([record for record, _ in batch], recorded_by="differential")
+        for record_id, (_, entry) in zip(ids, batch):
+            entry["id"] = record_id
+            log.append(entry)
+            if entry["type"] == "observation":
+                live.append(record_id)
+        batch.clear()
+
+    for what, data in ops:
+        if what == "batch":
+            flush()
+        elif what == "obs":
+            batch.append((observation_record(data, AGREEMENT), {"type": "observation", "fields": data}))
+        elif what in ("correct", "retract"):
+            index, fields = data
+            if not live:
+                continue
+            target = live.pop(index % len(live))
+            if what == "retract":
+                batch.append((retraction_record(target, "test"), {"type": "retraction", "retracts": target}))
+            else:
+                batch.append((observation_record(fields, AGREEMENT, supersedes=target),
+                              {"type": "observation", "fields": fields, "supersedes": target}))
+        elif what == "amend":
+            batch.append((amendment_record(data, AGREEMENT), {"type": "amendment", **data}))
+        else:
+            batch.append((ending_record(data, AGREEMENT), {"type": "ending", **data}))
+    flush()
+    times = {r.id: r.recorded_at for r in store.records()}
+    for entry in log:
+        entry["recorded_at"] = times[entry["id"]]
+    return store, log
+
+
+def compare(store: Store, log: list[dict[str, Any]], as_of: dt.date, since: dt.date | None,
+            as_recorded: str | None, without_amendments: bool) -> None:
+    recorded = None if as_recorded is None else dt.datetime.fromisoformat(as_recorded.replace("Z", "+00:00"))
+    got = check(store, as_of=as_of, since=since, as_recorded=recorded, without_amendments=without_amendments)
+    want = reference.evaluate(AGREEMENT, log, as_of=as_of, since=since, as_recorded=as_recorded,
+                              without_amendments=without_amendments)
+    assert [(o.id, o.bearer) for o in got.obligations] == [(w["id"], w["bearer"]) for w in want]
+    for o, w in zip(got.obligations, want):
+        engine = {"id": o.id, "bearer": o.bearer, "verdict": o.verdict.value, "evidence": o.evidence,
+                  "evidence_count": o.evidence_count, "inconclusive": o.inconclusive, "due": o.due,
+                  "term_end": o.term_end}
+        differing = {k: (engine[k], w[k]) for k in engine if engine[k] != w[k]}
+        assert not differing, f"{o.id}/{o.bearer}: engine, reference differ in {differing}; reason: {o.reason}"
+        assert len(o.evidence) <= MAX_EVIDENCE and len(o.inconclusive) <= MAX_EVIDENCE
+
+
+@settings(max_examples=150, derandomize=True, deadline=None,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(ops=operations(), data=st.data())
+def test_engine_matches_reference(ops, data):
+    store, log = build(ops)
+    as_of = data.draw(st.one_of(days(), st.sampled_from([D(2024, 6, 30), D(2031, 1, 1)])), label="as_of")
+    since = data.draw(st.one_of(st.none(), days(early=False)).filter(lambda d: d is None or d <= as_of), label="since")
+    times = sorted({entry["recorded_at"] for entry in log})
+    as_recorded = data.draw(st.one_of(st.none(), st.sampled_from(times)) if times else st.none(), label="as_recorded")
+    without = data.draw(st.booleans(), label="without_amendments")
+    compare(store, log, as_of, since, as_recorded, without)
+
+
+def test_evidence_stays_within_twenty_ids_at_scale():
+    """Thousands of breach reports in one corroborated matter still cite at most 20 IDs, the earliest first."""
+    store = Store.memory(AGREEMENT)
+    records = []
+    for i in range(3000):
+        day = D(2021, 1, 1) + dt.timedelta(days=i % 200)
+        records.append(observation_record({"kind": "ceasefire.breach", "date": day.isoformat(), "actor": "AZ",
+                                           "source": "s", "source_party": ALIGNMENTS[i % len(ALIGNMENTS)]}, AGREEMENT))
+        records.append(observation_record({"kind": "contingent.personnel", "date": day.isoformat(), "actor": "RU",
+                                           "source": "s", "source_party": "AZ", "low": 1900, "high": 2100 + i}, AGREEMENT))
+    store.append(records, recorded_by="differential")
+    result = check(store, as_of=D(2021, 12, 31))
+    for o in result.obligations:
+        assert len(o.evidence) <= MAX_EVIDENCE and len(o.inconclusive) <= MAX_EVIDENCE
+    p1 = next(o for o in result.obligations if o.id == "P1-ceasefire-AZ")
+    assert p1.verdict.value == "violated" and p1.evidence_count == 3000
+    by_date_then_id = sorted(range(3000), key=lambda i: (i % 200, i))
+    assert p1.evidence == [str(2 * i + 1) for i in by_date_then_id[:MAX_EVIDENCE]]
+    p3 = next(o for o in result.obligations if o.id == "P3-personnel-cap")
+    assert p3.verdict.value == "unknown" and len(p3.inconclusive) == MAX_EVIDENCE
+
+
+@pytest.mark.parametrize("as_of", [D(2020, 11, 20), D(2021, 9, 30), D(2025, 6, 1)])
+def test_sample_log_matches_reference(as_of):
+    """The bundled sample log (real-world shaped) gives the same answers as the reference."""
+    store = Store.sample(AGREEMENT)
+    log = []
+    for r in store.records():
+        body = dict(r.body)
+        if r.type == "observation":
+            supersedes = body.pop("supersedes", None)
+            log.append({"type": "observation", "id": r.id, "recorded_at": r.recorded_at, "fields": body,
+                        "supersedes": supersedes})
+        else:
+            log.append({"type": r.type, "id": r.id, "recorded_at": r.recorded_at, **body})
+    compare(store, log, as_of, None, None, False)
