@@ -154,6 +154,14 @@ class Generator:
         return self.extras(obs, BORDER_PLACES if subject == "state-border" else PLACES)
 
     CAPS = {"contingent.personnel": 1960, "contingent.apc": 90, "contingent.vehicles": 380}
+    # figures as sources give them: the contingent's own (at or a little below the cap), round allegations
+    # above it, and ranges ("7,000-8,000"), some straddling the cap
+    BELOW = {"contingent.personnel": [10, 20, 40, 60, 100], "contingent.apc": [1, 2, 4, 6], "contingent.vehicles": [5, 10, 20, 30]}
+    ABOVE = {"contingent.personnel": [2000, 2500, 3000, 4000, 5000, 8000, 10000], "contingent.apc": [100, 120, 150, 200],
+             "contingent.vehicles": [400, 450, 500, 600, 800]}
+    RANGES = {"contingent.personnel": [(1900, 2100), (1800, 1960), (2500, 3000), (3000, 5000), (7000, 8000), (9000, 10000)],
+              "contingent.apc": [(80, 100), (85, 90), (100, 150), (150, 200)],
+              "contingent.vehicles": [(350, 400), (300, 380), (400, 500), (500, 700)]}
 
     def count(self) -> dict:
         rng = self.rng
@@ -163,24 +171,22 @@ class Generator:
         roll = rng.random()
         if roll < 0.80:  # the contingent's own daily figures, within the cap
             obs = {"kind": kind, "date": day.isoformat(), "actor": "RU", **self.source("RU"),
-                   "value": cap if rng.random() < 0.6 else cap - rng.randrange(1, max(2, cap // 10))}
+                   "value": cap if rng.random() < 0.85 else cap - rng.choice(self.BELOW[kind])}
         elif roll < 0.90:  # allegations above the cap
             party = rng.choices(["AZ", "AM", "TR", "NK", "independent"], [0.45, 0.2, 0.15, 0.1, 0.1])[0]
             obs = {"kind": kind, "date": day.isoformat(), "actor": "RU", **self.source(party)}
             if rng.random() < 0.5:
-                obs["value"] = cap + rng.randrange(1, cap * 3)
+                obs["value"] = rng.choice(self.ABOVE[kind])
             else:
-                low = cap + rng.randrange(1, cap)
-                obs["low"], obs["high"] = low, low + rng.randrange(0, cap)
+                obs["low"], obs["high"] = rng.choice(self.RANGES[kind][2:])
         elif roll < 0.96:  # reported ranges, some straddling the cap
             party = rng.choice(["AZ", "AM", "RU", "independent", "TR"])
-            low = cap - rng.randrange(1, max(2, cap // 5))
-            obs = {"kind": kind, "date": day.isoformat(), "actor": "RU", **self.source(party),
-                   "low": low, "high": low + rng.randrange(0, max(2, cap // 4))}
+            obs = {"kind": kind, "date": day.isoformat(), "actor": "RU", **self.source(party)}
+            obs["low"], obs["high"] = rng.choice(self.RANGES[kind][:2])
         else:  # other observers' counts within the cap
             party = rng.choice(["independent", "AM", "AZ"])
             obs = {"kind": kind, "date": day.isoformat(), "actor": "RU", **self.source(party),
-                   "value": cap - rng.randrange(0, max(2, cap // 3))}
+                   "value": cap - rng.choice([0, *self.BELOW[kind]])}
         return self.extras(obs)
 
     def presence(self) -> dict:
@@ -193,7 +199,7 @@ class Generator:
         party = rng.choices(["AZ", "TR", "RU", "independent"], [0.6, 0.15, 0.15, 0.1])[0]
         obs = {"kind": "armed-forces.presence", "date": self.date_text(day), "actor": actor, **self.source(party)}
         if rng.random() < 0.4:
-            obs["value"] = rng.randrange(50, 10000)
+            obs["value"] = rng.choice([100, 200, 300, 500, 1000, 2000, 3000, 5000, 10000])
         return self.extras(obs)
 
     def detainees(self) -> dict:
@@ -206,7 +212,7 @@ class Generator:
         party = rng.choices(["AM", "NK", "AZ", "independent", "RU"], [0.35, 0.15, 0.15, 0.25, 0.1])[0]
         obs = {"kind": "detainees.withheld", "date": day.isoformat(), "actor": actor, **self.source(party)}
         if rng.random() < 0.6:
-            obs["value"] = rng.randrange(1, 300)
+            obs["value"] = rng.choice([1, 2, 3, 4, 5, 6, 10, 19, 38, 40, 62, 100, 200, 300])
         return self.extras(obs)
 
     def corridor(self) -> dict:
@@ -252,7 +258,7 @@ class Generator:
         if rng.random() < 0.3:
             obs["supervised_by"] = "UNHCR"
         if rng.random() < 0.5:
-            obs["value"] = rng.randrange(10, 5000)
+            obs["value"] = rng.choice([10, 20, 50, 100, 200, 500, 1000, 5000])
         return self.extras(obs)
 
     def centre(self) -> dict:

@@ -2,10 +2,15 @@
 
 The library API, for scripts and notebooks (names are imported lazily to keep the CLI fast):
 
-    from compliance import load_agreement, open_store, check
-    agreement = load_agreement("nov-10-2020")
-    result = check(open_store("sample", agreement), as_of=datetime.date(2021, 9, 30))
+    from compliance import open_store
+    from compliance.check import check
+    from compliance.whatif import whatif
+
+    result = check(open_store("sample"), as_of=datetime.date(2021, 9, 30))
     result.verdict_of("P3-personnel-cap")
+
+`check` and `whatif` are imported from their modules: a package attribute of the same name as a
+submodule would be replaced by the module on import.
 """
 
 from __future__ import annotations
@@ -19,14 +24,12 @@ _EXPORTS = {
     "load_agreement": "compliance.clauses",
     "Agreement": "compliance.agreement",
     "Store": "compliance.store",
-    "check": "compliance.check",
     "snapshot": "compliance.check",
     "evaluate_snapshot": "compliance.check",
     "CheckResult": "compliance.verdicts",
     "ObligationResult": "compliance.verdicts",
     "Verdict": "compliance.verdicts",
     "ComplianceError": "compliance.errors",
-    "whatif": "compliance.whatif",
     "Scenario": "compliance.scenario",
     "WhatIfResult": "compliance.whatif",
     "write_reports": "compliance.report",

@@ -182,16 +182,17 @@ def _yaml_line(text: str, loc: tuple[Any, ...]) -> int | None:
     except yaml.YAMLError:
         return None
     line = node.start_mark.line + 1 if node is not None else None
-    for key in loc:
+    for key in loc:  # a mapping entry is located at its key, a list item at its start
         if isinstance(node, yaml.MappingNode):
-            node = next((v for k, v in node.value if getattr(k, "value", None) == str(key)), None)
+            pair = next(((k, v) for k, v in node.value if getattr(k, "value", None) == str(key)), None)
+            if pair is None:
+                break
+            line, node = pair[0].start_mark.line + 1, pair[1]
         elif isinstance(node, yaml.SequenceNode) and isinstance(key, int) and key < len(node.value):
             node = node.value[key]
+            line = node.start_mark.line + 1
         else:
-            node = None
-        if node is None:
             break
-        line = node.start_mark.line + 1
     return line
 
 

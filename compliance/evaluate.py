@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from .agreement import INDEPENDENT, Agreement, Obligation
@@ -30,10 +30,21 @@ class Context:
     since: dt.date
     attribute: dict[str, str]
     rows_by_kind: dict[str, list[Row]]
+    _by_actor: dict[str, dict[str, list[Row]]] = field(default_factory=dict, compare=False, repr=False)
 
     def actor_of(self, row: Row) -> str:
         """Whose conduct a row is counted as (explicit attribution only, never implied)."""
         return self.attribute.get(row.actor, row.actor)
+
+    def rows_of(self, kind: str, actor: str) -> list[Row]:
+        """The rows of `kind` whose conduct is counted as `actor`'s (grouped once per kind, in row order)."""
+        groups = self._by_actor.get(kind)
+        if groups is None:
+            groups = self._by_actor[kind] = defaultdict(list)
+            attribute = self.attribute
+            for row in self.rows_by_kind.get(kind, ()):
+                groups[attribute.get(row.actor, row.actor)].append(row)
+        return groups.get(actor, [])
 
 
 def _plural(count: int, word: str) -> str:
@@ -58,6 +69,7 @@ class ObligationEvaluation:
         self.signatures: dict[tuple[Any, ...], list[Row]] = defaultdict(list)
         self.in_force, self.off_reason = self._in_force()
         self.counted: list[Row] = []
+        self._relations: dict[str, str] = {}
 
     # ---- selection ---------------------------------------------------------------------------
 
@@ -73,25 +85,29 @@ class ObligationEvaluation:
 
     def rel(self, source_party: str) -> str:
         """The source's relation to the bearer: 'independent', 'bearer' (the bearer's side) or 'other'."""
-        if source_party == INDEPENDENT:
-            return "independent"
-        return "bearer" if self.ctx.agreement.side_of(source_party) in self.bearer_sides else "other"
+        relation = self._relations.get(source_party)
+        if relation is None:
+            if source_party == INDEPENDENT:
+                relation = "independent"
+            else:
+                relation = "bearer" if self.ctx.agreement.side_of(source_party) in self.bearer_sides else "other"
+            self._relations[source_party] = relation
+        return relation
 
     def select(self, kind: str, *, any_actor: bool = False, subject: str | None = None, sup: str | None = None,
                start: dt.date | None = None) -> list[Row]:
         """Rows of `kind` that bear on this obligation and bearer, dated from `start` to the as-of date."""
-        chosen = []
-        for row in self.ctx.rows_by_kind.get(kind, ()):
-            if row.day > self.ctx.as_of or (start is not None and row.day < start):
-                continue
-            if subject is not None and row.subject != subject:
-                continue
-            if sup is not None and row.sup != sup.upper():
-                continue
-            if not any_actor and self.ctx.actor_of(row) not in self.bearers:
-                continue
-            chosen.append(row)
-        return chosen
+        ctx = self.ctx
+        if any_actor:
+            rows = ctx.rows_by_kind.get(kind, ())
+        elif len(self.bearers) == 1:
+            rows = ctx.rows_of(kind, self.bearers[0])
+        else:
+            rows = [row for row in ctx.rows_by_kind.get(kind, ()) if ctx.actor_of(row) in self.bearers]
+        as_of, start = ctx.as_of, start or dt.date.min
+        supervised = None if sup is None else sup.upper()
+        return [row for row in rows if start <= row.day <= as_of and (subject is None or row.subject == subject)
+                and (supervised is None or row.sup == supervised)]
 
     # ---- stages --------------------------------------------------------------------------------
 
@@ -243,9 +259,12 @@ class CapEvaluation(GradedEvaluation):
         self.limit = int(self.terms["limit"].value)
         if self.in_force:
             self.counted = self.select(ob.rule.kind, start=ctx.since)
-            for row in self.counted:
-                lo = -1 if row.lo is None else row.lo
-                hi = -1 if row.hi is None else row.hi
+            # the cap rules compare a count's lo and hi with the limit and nothing else: counts on the same
+            # side of the limit make one signature (a fact per distinct figure would be thousands at scale)
+            limit = self.limit
+            for row in self.counted:  # a count as the rules see it: none (-1), within the limit, or above it
+                lo = -1 if row.lo is None else limit if row.lo <= limit else limit + 1
+                hi = -1 if row.hi is None else limit if row.hi <= limit else limit + 1
                 self.signatures[(self.rel(row.source_party), row.claim, lo, hi)].append(row)
 
     def _fact_of(self, key):

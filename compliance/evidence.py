@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import bisect
+import heapq
 import datetime as dt
 from dataclasses import dataclass, field
 from typing import Iterable, Sequence
 
-from .store import GroupRow
+from .store import GroupIds, GroupRow
 
 
 def id_key(observation_id: str) -> tuple[int, int, str]:
@@ -17,6 +18,17 @@ def id_key(observation_id: str) -> tuple[int, int, str]:
     if observation_id[:1] == "h" and observation_id[1:].isdigit():
         return (1, int(observation_id[1:]), "")
     return (2, 0, observation_id)
+
+
+_DAYS: dict[str, dt.date] = {}
+
+
+def _day(text: str) -> dt.date:
+    """An ISO date, parsed once per process (a log has a few thousand distinct days)."""
+    day = _DAYS.get(text)
+    if day is None:
+        day = _DAYS[text] = dt.date.fromisoformat(text)
+    return day
 
 
 @dataclass(slots=True)
@@ -34,20 +46,24 @@ class Row:
     lo: int | None
     hi: int | None
     n: int
-    id_text: str
+    id_text: str | GroupIds  # comma-separated IDs, or the store's reader of them (groups from its summary)
     _ids: list[str] | None = field(default=None, repr=False)
 
     @classmethod
     def from_group(cls, group: GroupRow) -> "Row":
         """A row from the store's GROUP BY result."""
-        return cls(group.kind, group.actor, dt.date.fromisoformat(group.day), dt.date.fromisoformat(group.day_end),
-                   group.source_party, group.claim, group.subject, group.sup, group.lo, group.hi, group.n,
-                   str(group.seqs))
+        return cls(group.kind, group.actor, _day(group.day), _day(group.day_end), group.source_party, group.claim,
+                   group.subject, group.sup, group.lo, group.hi, group.n,
+                   group.seqs if isinstance(group.seqs, GroupIds) else str(group.seqs))
 
     def ids(self) -> list[str]:
         """The observation IDs in this row, sorted."""
         if self._ids is None:
-            self._ids = sorted(self.id_text.split(","), key=id_key)
+            text = self.id_text
+            if not isinstance(text, str):
+                text = text.text(self.kind, self.actor, self.day.isoformat(), self.day_end.isoformat(),
+                                 self.source_party, self.claim, self.subject, self.sup, self.lo, self.hi)
+            self._ids = sorted(text.split(","), key=id_key)
         return self._ids
 
     def without(self, excluded: set[str]) -> "Row | None":
@@ -65,6 +81,12 @@ def first_ids(rows: Iterable[Row], limit: int) -> list[str]:
     """The first `limit` observation IDs of these rows, by date then ID."""
     if limit <= 0:
         return []
+    rows = list(rows)
+    if len(rows) > 4 * limit:
+        # every row holds at least one ID, so the first `limit` IDs lie on or before the day of the
+        # `limit`-th earliest row: sort only the rows up to that day
+        cutoff = heapq.nsmallest(limit, [r.day for r in rows])[-1]
+        rows = [r for r in rows if r.day <= cutoff]
     ordered = sorted(rows, key=lambda r: r.day)
     result: list[str] = []
     index = 0

@@ -128,8 +128,11 @@ def _only(data: dict[str, Any], allowed: set[str]) -> None:
 class _Rejected:
     """A JSON number this format does not accept, kept until the field holding it is known."""
 
+    made = 0  # how many were ever made: a line that made none and holds no surrogate needs no walk
+
     def __init__(self, text: str):
         self.text = text
+        _Rejected.made += 1
 
 
 def _reject_constant(name: str) -> Any:
@@ -144,6 +147,17 @@ def _parse_int(text: str) -> Any:
 def _parse_float(text: str) -> Any:
     value = float(text)
     return value if math.isfinite(value) else _Rejected(text)  # 1e400 reads as infinity
+
+
+_DECODER = json.JSONDecoder(parse_constant=_reject_constant, parse_int=_parse_int, parse_float=_parse_float)
+_ESCAPED_SURROGATE = re.compile(r"\\u[dD][89a-fA-F]")  # how an unpaired surrogate can be written in JSON
+
+
+def _decode(raw: str) -> Any:
+    """json.loads(raw, parse_constant=..., parse_int=..., parse_float=...) with one decoder for every line."""
+    if raw.startswith("\ufeff"):  # as json.loads does
+        raise json.JSONDecodeError("Unexpected UTF-8 BOM (decode using utf-8-sig)", raw, 0)
+    return _DECODER.decode(raw)
 
 
 def _reject_unacceptable(data: Any) -> None:
@@ -212,6 +226,7 @@ def read_jsonl(lines: Iterable[str | bytes], agreement: Agreement, where: str,
                declared: frozenset[str] = frozenset(), source_party: Callable[[str], str] | None = None) -> list[NewRecord]:
     """Validate every line; the first invalid one raises InputError naming `where:line`, the field and the reason."""
     records: list[NewRecord] = []
+    first_restore: bool | None = None
     for number, raw in enumerate(lines, start=1):
         try:
             if isinstance(raw, bytes):
@@ -226,17 +241,22 @@ def read_jsonl(lines: Iterable[str | bytes], agreement: Agreement, where: str,
             if len(raw) > MAX_LINE_BYTES:
                 raise InputError(f"line is longer than {MAX_LINE_BYTES:,} characters")
             try:
-                data = json.loads(raw, parse_constant=_reject_constant, parse_int=_parse_int, parse_float=_parse_float)
+                made = _Rejected.made
+                data = _decode(raw)
             except json.JSONDecodeError as error:
                 raise InputError(f"not valid JSON ({error.msg} at column {error.colno})") from None
             except RecursionError:
                 raise InputError("not valid JSON (nested too deeply)") from None
-            _reject_unacceptable(data)
+            if _Rejected.made != made or _SURROGATE.search(raw) or _ESCAPED_SURROGATE.search(raw):
+                _reject_unacceptable(data)
             record = parse_line(data, agreement, declared, source_party)
         except ComplianceError as error:
             raise error.located(f"{where}:{number}") from None
-        records.append(NewRecord(**{**record.__dict__, "line": number}))
-        if record.is_restore != records[0].is_restore:  # found here, before a store is opened or created
+        object.__setattr__(record, "line", number)  # a record parse_line has just made, shared with nothing
+        records.append(record)
+        if first_restore is None:
+            first_restore = record.is_restore
+        if record.is_restore != first_restore:  # found here, before a store is opened or created
             raise InputError("store fields (id, recorded_at, recorded_by, hash) must be on every line or on none "
                              f"(line {records[0].line} {'has' if records[0].is_restore else 'has none'})",
                              f"{where}:{number}")

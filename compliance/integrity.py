@@ -17,6 +17,7 @@ transaction and checks, record by record, in `seq` order:
 - the meta table: the agreement, the schema, `last_number`, and the record count and chain head
   written in the same transaction as every append (what catches a log cut short at its end);
 - SQLite's own `PRAGMA integrity_check` (pages, and indexes that match their table);
+- derived tables the store keeps for queries (the evidence summary, when the store has one);
 - optionally, that a chain head published earlier (a report's `log_digest`) is one of the log's heads.
 
 The first mismatch raises `IntegrityError` naming the record and what does not match (exit 3).
@@ -240,17 +241,22 @@ def verify(store: Store, expect_head: str | None = None) -> VerifyReport:
                     seen_expected = seen_expected or state.head == expect_head
                 except (TypeError, ValueError, KeyError, AttributeError, OverflowError) as error:
                     raise _fail(row[1] if len(row) > 1 else "?", f"cannot be read ({type(error).__name__}: {error})") from None
+            for record_id, stored in state.ended_by.items():
+                expected = state.first_target.get(record_id)
+                if stored != expected:
+                    raise _fail(record_id, f"column ended_by holds {_show(stored)}, but "
+                                           + (f"the first record that ends it has seq {expected}" if expected is not None
+                                              else "no record supersedes or retracts it"))
+            _check_meta(meta, store, state)
+            # derived tables the store keeps for queries (the evidence summary), checked against the records
+            summary_problem = getattr(store, "summary_problem", None)
+            problem = summary_problem() if summary_problem is not None else None
+            if problem:
+                raise IntegrityError(problem, "evidence summary")
     except sqlite3.OperationalError as error:
         raise StoreError(f"cannot read the store: {error}", str(store.path or "store")) from None
     except sqlite3.DatabaseError as error:  # a damaged file (not a busy or missing one)
         raise IntegrityError(f"the database file is damaged: {error}", "store") from None
-    for record_id, stored in state.ended_by.items():
-        expected = state.first_target.get(record_id)
-        if stored != expected:
-            raise _fail(record_id, f"column ended_by holds {_show(stored)}, but "
-                                   + (f"the first record that ends it has seq {expected}" if expected is not None
-                                      else "no record supersedes or retracts it"))
-    _check_meta(meta, store, state)
     if not seen_expected:
         raise IntegrityError(f"chain head {expect_head} is not in this log: the log was rewritten or cut short "
                              f"since that head was published (it now ends at {state.head})", "--head")

@@ -5,6 +5,8 @@ from __future__ import annotations
 import datetime as dt
 import math
 import re
+from functools import lru_cache
+from types import SimpleNamespace
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, ValidationError, field_validator
@@ -20,6 +22,7 @@ METHODS = ("seen", "heard", "imagery", "statement", "media-report")
 CLAIMS = ("affirms", "denies")
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 _SURROGATE = re.compile("[\ud800-\udfff]")  # from a JSON escape or undecodable command-line bytes
+_UNWANTED = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff]")  # _CONTROL or _SURROGATE
 MAX_COUNT = 2**63 - 1  # the largest whole number the store can hold
 _PARTY_RE = re.compile(PARTY_CODE)
 
@@ -38,9 +41,9 @@ def clean_text(value: Any, field: str, limit: int = MAX_TEXT) -> str:
         raise InputError("must not be empty", field)
     if len(text) > limit:
         raise InputError(f"is {len(text):,} characters; at most {limit:,}", field)
-    if _CONTROL.search(text):
-        raise InputError("contains a control character (only newline and tab are allowed)", field)
-    if _SURROGATE.search(text):
+    if _UNWANTED.search(text):  # one scan for the usual case, then which of the two
+        if _CONTROL.search(text):
+            raise InputError("contains a control character (only newline and tab are allowed)", field)
         raise InputError("is not valid Unicode text (an unpaired surrogate)", field)
     return text
 
@@ -86,6 +89,42 @@ class ObservationFields(BaseModel):
         if isinstance(value, (dt.date, dt.datetime)):
             return value.isoformat()
         return value
+
+
+_CLEANED_FIELDS = frozenset(("kind", "actor", "source", "source_party", "subject", "place", "supervised_by", "url",
+                             "quote", "notes", "method", "claim", "external_id"))  # text even when not given as text
+_DEFAULTS = {name: info.default for name, info in ObservationFields.model_fields.items()}
+_TEXT_FIELDS = frozenset(("kind", "date", "actor", "source", "source_party", "subject", "place", "date_end",
+                          "supervised_by", "url", "quote", "notes", "external_id"))
+_COUNT_FIELDS = frozenset(("value", "low", "high"))
+_REQUIRED_FIELDS = ("kind", "date", "actor", "source", "source_party")
+
+
+def _plain_fields(cleaned: dict[str, Any]) -> SimpleNamespace | None:
+    """What ObservationFields.model_validate(cleaned) gives, without pydantic, for the common case: known
+    fields only, text as str, counts as int in range, claim and method from their lists, no lat/lon.
+    None for anything else, which pydantic then validates (and names the error of)."""
+    for key, value in cleaned.items():
+        if key in _TEXT_FIELDS:
+            if type(value) is not str:
+                return None
+        elif key in _COUNT_FIELDS:
+            if type(value) is not int or not 0 <= value <= MAX_COUNT:
+                return None
+        elif key == "claim":
+            if type(value) is not str or value not in CLAIMS:
+                return None
+        elif key == "method":
+            if type(value) is not str or value not in METHODS:
+                return None
+        else:
+            return None
+    for key in _REQUIRED_FIELDS:
+        if key not in cleaned:
+            return None
+    values = dict(_DEFAULTS)  # every field, in the model's order, with its default
+    values.update(cleaned)
+    return SimpleNamespace(**values)
 
 
 def _first_error(error: ValidationError) -> InputError:
@@ -134,6 +173,12 @@ class Observation(BaseModel):
         return self.fields.get("value", self.fields.get("high"))
 
 
+@lru_cache(maxsize=8192)
+def _moment(text: str, tz: dt.tzinfo) -> tuple[dt.date, dt.datetime]:
+    """parse_moment, remembered: a log repeats the same dates many times."""
+    return parse_moment(text, tz)
+
+
 def _check_code(code: str, field: str, agreement: Agreement, declared: frozenset[str], allow_independent: bool) -> None:
     if allow_independent and code == INDEPENDENT:
         return
@@ -152,14 +197,15 @@ def parse_observation(data: Any, agreement: Agreement, declared: frozenset[str] 
     for key, value in data.items():
         if value is None:
             continue
-        if isinstance(value, str) or key in ("kind", "actor", "source", "source_party", "subject", "place",
-                                             "supervised_by", "url", "quote", "notes", "method", "claim", "external_id"):
+        if isinstance(value, str) or key in _CLEANED_FIELDS:
             value = clean_text(value, key, MAX_LONG_TEXT if key in LONG_TEXT_FIELDS else MAX_TEXT)
         cleaned[key] = value
-    try:
-        fields = ObservationFields.model_validate(cleaned)
-    except ValidationError as error:
-        raise _first_error(error) from None
+    fields = _plain_fields(cleaned)
+    if fields is None:
+        try:
+            fields = ObservationFields.model_validate(cleaned)
+        except ValidationError as error:
+            raise _first_error(error) from None
 
     spec = agreement.kinds.get(fields.kind)
     if spec is None:
@@ -168,13 +214,13 @@ def parse_observation(data: Any, agreement: Agreement, declared: frozenset[str] 
     _check_code(fields.source_party, "source_party", agreement, declared, allow_independent=True)
 
     try:
-        day, instant = parse_moment(fields.date, agreement.tz)
+        day, instant = _moment(fields.date, agreement.tz)
     except InputError as error:
         raise InputError(error.reason, "date") from None
     day_end = day
     if fields.date_end is not None:
         try:
-            day_end = parse_moment(fields.date_end, agreement.tz)[0]
+            day_end = _moment(fields.date_end, agreement.tz)[0]
         except InputError as error:
             raise InputError(error.reason, "date_end") from None
         if day_end < day:
@@ -202,7 +248,7 @@ def parse_observation(data: Any, agreement: Agreement, declared: frozenset[str] 
     if (fields.lat is None) != (fields.lon is None):
         raise InputError("lat and lon go together", "lat" if fields.lat is None else "lon")
 
-    normal = fields.model_dump(exclude_none=True)
+    normal = {key: value for key, value in fields.__dict__.items() if value is not None}  # model_dump(exclude_none=True)
     if subject is not None:
         normal["subject"] = subject
     for key in ("lat", "lon"):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 import re
 import sqlite3
@@ -14,7 +15,7 @@ from typing import Any, Callable, Iterable, Iterator, NamedTuple
 from .agreement import Agreement
 from .dates import format_utc, parse_utc, utc_now
 from .errors import InputError, IntegrityError, StoreError, StoreMismatchError, UnknownReferenceError
-from .records import AMENDMENT, ENDING, OBSERVATION, RETRACTION, NewRecord, Record, canonical_json, chain_hash, genesis_digest
+from .records import AMENDMENT, ENDING, OBSERVATION, RETRACTION, NewRecord, Record, genesis_digest
 
 SCHEMA_VERSION = "1"
 DEFAULT_STORE = Path("observations") / "observations.db"
@@ -42,7 +43,35 @@ CREATE INDEX IF NOT EXISTS records_evidence ON records
     WHERE type = 'observation';
 CREATE INDEX IF NOT EXISTS records_recorded_at ON records (recorded_at);
 CREATE INDEX IF NOT EXISTS records_target ON records (target) WHERE target IS NOT NULL;
+CREATE INDEX IF NOT EXISTS records_amendments ON records (seq) WHERE type = 'amendment';
+CREATE INDEX IF NOT EXISTS records_endings ON records (seq) WHERE type = 'ending';
+CREATE TABLE IF NOT EXISTS evidence_summary (
+    day TEXT NOT NULL, kind TEXT NOT NULL, actor TEXT NOT NULL, source_party TEXT NOT NULL, claim TEXT NOT NULL,
+    subject TEXT NOT NULL, sup TEXT NOT NULL, lo INTEGER NOT NULL, hi INTEGER NOT NULL, day_end TEXT NOT NULL,
+    n INTEGER NOT NULL,
+    PRIMARY KEY (day, kind, actor, source_party, claim, subject, sup, lo, hi, day_end)
+) WITHOUT ROWID;
 """
+
+# The evidence summary: the live observations of the log's latest state grouped as `evidence_groups` groups
+# them, kept up to date by every append (in the same transaction), so that a check of the current log reads
+# one row per group instead of grouping every observation. NULLs are stored as '' and -1 (which no
+# observation holds) so that the key is unique. meta 'summary' holds the chain head the summary is up to
+# date with; any other state of the log (an --as-recorded time before the last record, a log written by a
+# version that did not keep the summary) is grouped from the records themselves, exactly as before.
+_GROUP_KEY = "day, kind, actor, source_party, claim, subject, sup, lo, hi, day_end"
+_STORED_KEY = ("day, kind, actor, source_party, claim, coalesce(subject, ''), coalesce(sup, ''), coalesce(lo, -1),"
+               " coalesce(hi, -1), day_end")
+_SUMMARY_CHANGE = (f"INSERT INTO evidence_summary ({_GROUP_KEY}, n) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+                   " ON CONFLICT DO UPDATE SET n = n + excluded.n")
+_INSERT = ("INSERT INTO records (seq, id, type, body, recorded_at, recorded_by, prev_hash, hash, kind, actor, day,"
+           " day_end, source_party, claim, subject, sup, lo, hi, target) VALUES"
+           " (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
+_SUMMARY_REBUILD = (f"INSERT INTO evidence_summary ({_GROUP_KEY}, n) SELECT {_STORED_KEY}, count(*) FROM records"
+                    f" WHERE type = 'observation' AND ended_by IS NULL GROUP BY {_GROUP_KEY}")
+_LIVE_AT = "type = 'observation' AND seq <= ? AND (ended_by IS NULL OR ended_by > ?)"
+# literal terms, so that SQLite can use the partial indexes of amendments and endings
+_TYPE_TERM = {AMENDMENT: "'amendment'", ENDING: "'ending'"}
 
 
 class GroupRow(NamedTuple):
@@ -60,6 +89,39 @@ class GroupRow(NamedTuple):
     hi: int | None
     n: int
     seqs: str
+
+
+class GroupIds:
+    """The IDs of groups read from the evidence summary, fetched from the log only when asked for.
+
+    Most groups are never asked (evidence lists stop at 20 IDs, earliest first): the groups of one day
+    are read together, with one indexed query, when the first of them is asked for; once many days have
+    been asked (a what-if that excludes IDs asks for all), every group is read at once.
+    """
+
+    DAY_BY_DAY = 256
+
+    def __init__(self, db: sqlite3.Connection, head: "Head", as_of: str):
+        self._db, self._head, self._as_of = db, head, as_of
+        self._days: set[str] = set()
+        self._texts: dict[tuple[Any, ...], str] = {}
+        self._all = False
+
+    def text(self, kind: str, actor: str, day: str, day_end: str, source_party: str, claim: str,
+             subject: str | None, sup: str | None, lo: int | None, hi: int | None) -> str:
+        """The comma-separated IDs of one group (as `group_concat(seq)` gives them)."""
+        if not self._all and day not in self._days:
+            seq = self._head.seq
+            if len(self._days) < self.DAY_BY_DAY:
+                self._days.add(day)
+                rows = self._db.execute(f"SELECT {_GROUP_KEY}, group_concat(seq) FROM records INDEXED BY records_evidence"
+                                        f" WHERE {_LIVE_AT} AND day = ? GROUP BY {_GROUP_KEY}", (seq, seq, day))
+            else:
+                self._all = True
+                rows = self._db.execute(f"SELECT {_GROUP_KEY}, group_concat(seq) FROM records WHERE {_LIVE_AT}"
+                                        f" AND day <= ? GROUP BY {_GROUP_KEY}", (seq, seq, self._as_of))
+            self._texts.update((tuple(row[:10]), row[10]) for row in rows)
+        return self._texts.get((day, kind, actor, source_party, claim, subject, sup, lo, hi, day_end), "")
 
 
 class Head(NamedTuple):
@@ -81,6 +143,29 @@ def _derived(record: NewRecord) -> dict[str, Any]:
         "claim": fields.get("claim", "affirms"), "subject": fields.get("subject"),
         "sup": sup.strip().upper() if sup else None, "lo": obs.lo, "hi": obs.hi,
     }
+
+
+# json.dumps(s, ensure_ascii=False) and records.canonical_json, with their encoders made once, not per call
+_json_text = json.JSONEncoder(ensure_ascii=False).encode
+_canonical_json = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode
+
+
+def _chain_hash(prev_hash: str, record_id: str, record_type: str, body_json: str, recorded_at: str,
+                recorded_by: str) -> str:
+    """records.chain_hash, from the body's canonical JSON made once for both the hash and the stored body:
+    the canonical JSON of {body, id, recorded_at, recorded_by, type} (sorted keys, no spaces), written out."""
+    text = _json_text
+    content = (f'{{"body":{body_json},"id":{text(record_id)},"recorded_at":{text(recorded_at)},'
+               f'"recorded_by":{text(recorded_by)},"type":{text(record_type)}}}')
+    return "sha256:" + hashlib.sha256(f"{prev_hash}\n{content}".encode()).hexdigest()
+
+
+def _summary_key(derived: dict[str, Any]) -> tuple[Any, ...]:
+    """An observation's evidence-summary key (NULLs as '' and -1)."""
+    lo, hi = derived["lo"], derived["hi"]
+    return (derived["day"], derived["kind"], derived["actor"], derived["source_party"], derived["claim"],
+            derived["subject"] or "", derived["sup"] or "", -1 if lo is None else lo, -1 if hi is None else hi,
+            derived["day_end"])
 
 
 def _retry_busy(action: Callable[[], Any]) -> Any:
@@ -171,6 +256,8 @@ class Store:
                 self._db.execute("INSERT OR IGNORE INTO meta VALUES ('agreement', ?)", (self.agreement.id,))
                 self._db.execute("INSERT OR IGNORE INTO meta VALUES ('schema', ?)", (SCHEMA_VERSION,))
                 self._db.execute("INSERT OR IGNORE INTO meta VALUES ('last_number', '0')")
+                if self._db.execute("SELECT 1 FROM meta WHERE key = 'summary'").fetchone() is None:
+                    self._rebuild_summary()
                 self._db.execute("COMMIT")
             except BaseException:
                 self._db.execute("ROLLBACK")
@@ -225,15 +312,23 @@ class Store:
             raise InputError("lines carrying store fields (id, recorded_at, recorded_by, hash) are accepted only "
                              "into an empty store (a restore); remove them to add the observations as new", "import")
         seq, prev_hash, prev_at = last if last else (0, genesis_digest(self.agreement.id), "")
-        number = int(db.execute("SELECT value FROM meta WHERE key = 'last_number'").fetchone()[0])
+        meta = dict(db.execute("SELECT key, value FROM meta WHERE key IN ('last_number', 'record_count', 'summary')"))
+        number = int(meta["last_number"])
+        summary = meta.get("summary") == prev_hash  # up to date: keep it so; else rebuild it at the end
         now = format_utc(utc_now())
         next_amendment = self._next_number(AMENDMENT)
         next_ending = self._next_number(ENDING)
         # targets that this batch ends, so a later line cannot end them again
         ended_in_batch: dict[str, str] = {}
         ids: list[str] = []
+        # rows are inserted a few thousand at a time (before any query that must see them), and the
+        # evidence summary changes once per group at the end
+        pending: list[tuple[tuple[Any, ...], str, str | None]] = []
+        deltas: dict[tuple[Any, ...], int] = {}
         for record in records:
             where = f"line {record.line}" if record.line is not None else None
+            if record.target is not None:
+                self._insert(pending)  # its target may be among them
             try:
                 if restore:
                     record_id, at, by = self._restore_fields(record, seq, prev_at)
@@ -259,35 +354,82 @@ class Store:
                     raise InputError(f"record ID {record_id} is out of order (after record {seq})", "id")
                 if record.target is not None:
                     self._check_target(record, ended_in_batch)
-                body = dict(record.body)
-                digest = chain_hash(prev_hash, record_id, record.type, body, at, by)
+                body_json = _canonical_json(record.body)
+                digest = _chain_hash(prev_hash, record_id, record.type, body_json, at, by)
                 if restore and record.hash is not None and record.hash != digest:
                     raise IntegrityError(f"hash does not match the rebuilt chain (expected {digest})", "hash")
                 derived = _derived(record)
-                db.execute(
-                    "INSERT INTO records (seq, id, type, body, recorded_at, recorded_by, prev_hash, hash, kind, actor,"
-                    " day, day_end, source_party, claim, subject, sup, lo, hi, target) VALUES"
-                    " (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    (new_seq, record_id, record.type, canonical_json(body), at, by, prev_hash, digest,
-                     derived.get("kind"), derived.get("actor"), derived.get("day"), derived.get("day_end"),
-                     derived.get("source_party"), derived.get("claim"), derived.get("subject"), derived.get("sup"),
-                     derived.get("lo"), derived.get("hi"), record.target))
-            except sqlite3.IntegrityError:
-                raise InputError(f"record ID {record_id} is already in the log", where or "id") from None
-            except InputError as error:
-                raise error.located(where) if where else error
+                pending.append(((new_seq, record_id, record.type, body_json, at, by, prev_hash, digest,
+                                 derived.get("kind"), derived.get("actor"), derived.get("day"), derived.get("day_end"),
+                                 derived.get("source_party"), derived.get("claim"), derived.get("subject"),
+                                 derived.get("sup"), derived.get("lo"), derived.get("hi"), record.target), record_id, where))
+                if summary and record.type == OBSERVATION:
+                    key = _summary_key(derived)
+                    deltas[key] = deltas.get(key, 0) + 1
+            except Exception as error:
+                self._insert(pending)  # an earlier line's duplicate ID is the first error, as before
+                if isinstance(error, InputError):
+                    raise error.located(where) if where else error
+                raise
+            if record.target is not None or len(pending) >= 5000:
+                self._insert(pending)
             if record.target is not None:
-                db.execute("UPDATE records SET ended_by = ? WHERE id = ? AND ended_by IS NULL", (new_seq, record.target))
+                ended = db.execute("UPDATE records SET ended_by = ? WHERE id = ? AND ended_by IS NULL",
+                                   (new_seq, record.target)).rowcount
+                if summary and ended:
+                    key = db.execute(f"SELECT {_STORED_KEY} FROM records WHERE id = ? AND type = 'observation'",
+                                     (record.target,)).fetchone()
+                    if key is not None:
+                        deltas[tuple(key)] = deltas.get(tuple(key), 0) - 1
                 ended_in_batch[record.target] = record_id
             seq, prev_hash, prev_at = new_seq, digest, at
             if record.type in (OBSERVATION, RETRACTION):
                 number = max(number, new_seq)
             ids.append(record_id)
+        self._insert(pending)
+        if summary:
+            db.executemany(_SUMMARY_CHANGE, [(*key, delta) for key, delta in deltas.items() if delta])
         db.execute("UPDATE meta SET value = ? WHERE key = 'last_number'", (str(max(number, seq)),))
         # the record count and chain head, in the same transaction: verify compares them with the log's end
-        count = db.execute("SELECT count(*) FROM records").fetchone()[0]
+        if "record_count" in meta:  # every record of the batch was inserted, or the transaction fails
+            count = int(meta["record_count"]) + len(ids)
+        else:
+            count = db.execute("SELECT count(*) FROM records").fetchone()[0]
         db.execute("INSERT OR REPLACE INTO meta VALUES ('record_count', ?), ('head', ?)", (str(count), prev_hash))
+        if summary:
+            db.execute("INSERT OR REPLACE INTO meta VALUES ('summary', ?)", (prev_hash,))
+        else:
+            self._rebuild_summary()
         return ids
+
+    def _insert(self, pending: list[tuple[tuple[Any, ...], str, str | None]]) -> None:
+        """Insert pending rows (row, record ID, line) together; empties `pending`. A duplicate ID raises
+        InputError naming its record and line, as a one-by-one insert would."""
+        if not pending:
+            return
+        db = self._db
+        db.execute("SAVEPOINT rows")
+        try:
+            db.executemany(_INSERT, [row for row, _, _ in pending])
+        except sqlite3.IntegrityError:
+            db.execute("ROLLBACK TO rows")
+            for row, record_id, where in pending:
+                try:
+                    db.execute(_INSERT, row)
+                except sqlite3.IntegrityError:
+                    raise InputError(f"record ID {record_id} is already in the log", where or "id") from None
+        finally:
+            db.execute("RELEASE rows")
+        pending.clear()
+
+    def _rebuild_summary(self) -> None:
+        """Group the live observations into the evidence summary afresh (inside a write transaction)."""
+        db = self._db
+        db.execute("DELETE FROM evidence_summary")
+        db.execute(_SUMMARY_REBUILD)
+        last = db.execute("SELECT hash FROM records ORDER BY seq DESC LIMIT 1").fetchone()
+        db.execute("INSERT OR REPLACE INTO meta VALUES ('summary', ?)",
+                   (last[0] if last else genesis_digest(self.agreement.id),))
 
     def _restore_fields(self, record: NewRecord, seq: int, prev_at: str) -> tuple[str, str, str]:
         if record.id is None or record.recorded_at is None or record.recorded_by is None:
@@ -295,9 +437,9 @@ class Store:
             raise InputError("a restored record needs id, recorded_at and recorded_by", missing[0])
         if record.type in (OBSERVATION, RETRACTION) and not re.fullmatch(r"[1-9][0-9]*", record.id):  # not '²', '007'
             raise InputError(f"observation IDs are whole numbers, got {record.id!r}", "id")
-        if record.type == AMENDMENT and not re.fullmatch(rf"{re.escape(self.agreement.id)}-A\d+", record.id):
+        if record.type == AMENDMENT and not re.fullmatch(rf"{re.escape(self.agreement.id)}-A[1-9][0-9]*", record.id):
             raise InputError(f"amendment IDs are {self.agreement.id}-A<n>, got {record.id!r}", "id")
-        if record.type == ENDING and not re.fullmatch(rf"{re.escape(self.agreement.id)}-E\d+", record.id):
+        if record.type == ENDING and not re.fullmatch(rf"{re.escape(self.agreement.id)}-E[1-9][0-9]*", record.id):
             raise InputError(f"ending IDs are {self.agreement.id}-E<n>, got {record.id!r}", "id")
         at = format_utc(parse_utc(record.recorded_at))
         if at < prev_at:
@@ -322,7 +464,7 @@ class Store:
     def _next_number(self, record_type: str) -> int:
         prefix = f"{self.agreement.id}-{'A' if record_type == AMENDMENT else 'E'}"
         numbers = [int(row[0][len(prefix):]) for row in
-                   self._db.execute("SELECT id FROM records WHERE type = ?", (record_type,))]
+                   self._db.execute(f"SELECT id FROM records WHERE type = {_TYPE_TERM[record_type]}")]
         bundled = self.agreement.amendments if record_type == AMENDMENT else self.agreement.endings
         numbers += [int(item.id[len(prefix):]) for item in bundled]
         return max(numbers, default=0) + 1
@@ -339,13 +481,52 @@ class Store:
         return Head(row[0], row[1]) if row else Head(0, genesis_digest(self.agreement.id))
 
     def evidence_groups(self, head: Head, as_of: dt.date) -> list[GroupRow]:
-        """Live observations dated on or before `as_of`, grouped by every field a rule reads."""
-        rows = self._db.execute(
-            "SELECT kind, actor, day, day_end, source_party, claim, subject, sup, lo, hi, count(*), group_concat(seq)"
-            " FROM records WHERE type = 'observation' AND day <= ? AND seq <= ? AND (ended_by IS NULL OR ended_by > ?)"
-            " GROUP BY day, kind, actor, source_party, claim, subject, sup, lo, hi, day_end",
-            (as_of.isoformat(), head.seq, head.seq))
-        return [GroupRow._make(row) for row in rows]
+        """Live observations dated on or before `as_of`, grouped by every field a rule reads.
+
+        At the log's latest state the groups come from the evidence summary and their IDs (`seqs`, a
+        `GroupIds`) are read when asked for; at any other state they are grouped from the records."""
+        db = self._db
+        day = as_of.isoformat()
+        in_transaction = db.in_transaction
+        if not in_transaction:
+            db.execute("BEGIN")  # the summary, its marker and the last record: one state of the log
+        try:
+            last = db.execute("SELECT seq, hash FROM records ORDER BY seq DESC LIMIT 1").fetchone()
+            marker = db.execute("SELECT value FROM meta WHERE key = 'summary'").fetchone()
+            if last is not None and tuple(last) == tuple(head) and marker is not None and marker[0] == head.digest:
+                ids = GroupIds(db, head, day)
+                return [GroupRow(kind, actor, d, day_end, party, claim, subject or None, sup or None,
+                                 None if lo < 0 else lo, None if hi < 0 else hi, n, ids)
+                        for d, kind, actor, party, claim, subject, sup, lo, hi, day_end, n in db.execute(
+                            f"SELECT {_GROUP_KEY}, n FROM evidence_summary WHERE day <= ? AND n > 0", (day,))]
+            rows = db.execute(
+                f"SELECT kind, actor, day, day_end, source_party, claim, subject, sup, lo, hi, count(*), group_concat(seq)"
+                f" FROM records WHERE {_LIVE_AT} AND day <= ? GROUP BY {_GROUP_KEY}", (head.seq, head.seq, day))
+            return [GroupRow._make(row) for row in rows]
+        finally:
+            if not in_transaction:
+                db.execute("COMMIT")
+
+    def summary_problem(self) -> str | None:
+        """None when the evidence summary (if the store keeps one) equals the live observations grouped afresh;
+        else what differs. For integrity verification: the summary is derived data, like the derived columns."""
+        db = self._db
+        try:
+            marker = db.execute("SELECT value FROM meta WHERE key = 'summary'").fetchone()
+        except sqlite3.OperationalError:
+            return None
+        if marker is None:
+            return None
+        if db.execute("SELECT 1 FROM sqlite_schema WHERE name = 'evidence_summary'").fetchone() is None:
+            return "meta names an evidence summary but the store has none"
+        stored = set(db.execute(f"SELECT {_GROUP_KEY}, n FROM evidence_summary WHERE n != 0"))
+        fresh = set(db.execute(f"SELECT {_STORED_KEY}, count(*) FROM records WHERE type = 'observation'"
+                               f" AND ended_by IS NULL GROUP BY {_GROUP_KEY}"))
+        if stored != fresh:
+            odd = sorted(stored ^ fresh, key=repr)[0]
+            return (f"the evidence summary does not match the live observations "
+                    f"({len(stored - fresh)} summary rows differ; first: {odd!r})")
+        return None
 
     def observation_count(self, head: Head) -> int:
         """How many observations are live at `head`."""
@@ -428,7 +609,8 @@ class Store:
     def agreement_records(self, head: Head, record_type: str) -> list[Record]:
         """Amendments or endings recorded in the log up to `head`."""
         return [self._record(row) for row in self._db.execute(
-            f"SELECT {self._COLUMNS} FROM records WHERE type = ? AND seq <= ? ORDER BY seq", (record_type, head.seq))]
+            f"SELECT {self._COLUMNS} FROM records WHERE type = {_TYPE_TERM[record_type]} AND seq <= ? ORDER BY seq",
+            (head.seq,))]
 
     @contextmanager
     def reading(self) -> Iterator[None]:

@@ -19,6 +19,9 @@ class Verdict(str, Enum):
     VIOLATED = "violated"
     UNKNOWN = "unknown"
 
+    def __str__(self) -> str:
+        return self.value
+
 
 VERDICTS = tuple(v.value for v in Verdict)
 MAX_EVIDENCE = 20

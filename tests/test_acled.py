@@ -122,9 +122,10 @@ def test_check_counts_imported_incidents_as_ceasefire_breach_evidence(imported):
     az = verdicts[("P1-ceasefire-AZ", "AZ")]
     conflict_zone_by_az = {ids[e] for e in ("AZE90001", "AZE90002", "AZE90006", "AZE90007", "AZE90008")}
     assert az["evidence_count"] == 5
-    assert set(az["evidence"]) == conflict_zone_by_az
-    # the AZE90007 admission (an AZ-aligned source) corroborates; the state-border incidents are outside point 1
+    assert az["reason"].startswith("reported ceasefire.breach (conflict-zone) by AZ: 5 matters of breach evidence")
+    # the AZE90007 report comes from the bearer's side (an admission): that matter is corroborated
     assert az["verdict"] == "violated"
+    assert ids["AZE90007"] in az["evidence"] and set(az["evidence"]) <= conflict_zone_by_az
     assert not {ids["ARM90001"], ids["ARM90002"]} & set(az["evidence"])
     # NK's conduct is not Armenia's, and the one AM incident is on the state border
     am = verdicts[("P1-ceasefire-AM", "AM")]

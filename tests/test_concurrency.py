@@ -77,8 +77,8 @@ def _verify(path: Path):
 
 def test_parallel_library_writers_lose_nothing(tmp_path: Path) -> None:
     path = tmp_path / "log.db"  # does not exist yet: the writers also race to create it
-    barrier = CTX.Manager().Barrier(WRITERS)
-    with CTX.Pool(WRITERS) as pool:
+    with CTX.Manager() as manager, CTX.Pool(WRITERS) as pool:
+        barrier = manager.Barrier(WRITERS)
         results = pool.starmap(_writer, [(str(path), w, APPENDS_PER_WRITER, barrier) for w in range(WRITERS)])
     total = WRITERS * APPENDS_PER_WRITER
     returned = [i for ids in results for i in ids]
@@ -98,9 +98,9 @@ def test_creating_a_store_from_many_processes_at_once(tmp_path: Path) -> None:
     # switching a new file to WAL can fail at once with SQLITE_BUSY (no busy wait) while another process
     # does the same; seen about once in 30 rounds of 8 processes before the store retried it
     rounds = 12
-    barrier = CTX.Manager().Barrier(WRITERS)
     failures = []
-    with CTX.Pool(WRITERS) as pool:
+    with CTX.Manager() as manager, CTX.Pool(WRITERS) as pool:
+        barrier = manager.Barrier(WRITERS)
         for n in range(rounds):
             path = str(tmp_path / f"new-{n}.db")
             failures += [r for r in pool.starmap(_opener, [(path, barrier)] * WRITERS) if r != "ok"]
@@ -158,6 +158,27 @@ def test_parallel_cli_adds_on_a_new_store(tmp_path: Path) -> None:
     assert all(err == "" for _, err in outputs)
     assert sorted(int(out) for out, _ in outputs) == list(range(1, WRITERS + 1))
     assert _verify(path).records == WRITERS
+
+
+def test_verify_reads_one_state_of_the_log_while_another_process_writes(tmp_path: Path) -> None:
+    # the deterministic form of the verifying loop below: a write commits between verify's first read and
+    # its walk of the records; verify must see the log as it stood when it began, not half of each state
+    path = tmp_path / "log.db"
+    writer = Store.open(path, AGREEMENT, write=True)
+    writer.append([_observation(0, n) for n in range(5)], recorded_by="first")
+    reader = Store.open(path, AGREEMENT)
+    real_rows = reader.raw_rows
+
+    def rows_after_a_write():
+        writer.append([_observation(1, 0)], recorded_by="meanwhile")
+        yield from real_rows()
+
+    reader.raw_rows = rows_after_a_write
+    assert verify(reader).records == 5
+    reader.raw_rows = real_rows
+    assert verify(reader).records == 6
+    reader.close()
+    writer.close()
 
 
 def _bulk_file(path: Path, label: str, lines: int) -> Path:

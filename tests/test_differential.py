@@ -218,6 +218,7 @@ def compare(store: Store, log: list[dict[str, Any]], as_of: dt.date, since: dt.d
 @given(ops=operations(), data=st.data())
 def test_engine_matches_reference(ops, data):
     store, log = build(ops)
+    assert store.summary_problem() is None  # the evidence summary kept by appends equals a fresh grouping
     as_of = data.draw(st.one_of(days(), st.sampled_from([D(2024, 6, 30), D(2031, 1, 1)])), label="as_of")
     since = data.draw(st.one_of(st.none(), days(early=False)).filter(lambda d: d is None or d <= as_of), label="since")
     times = sorted({entry["recorded_at"] for entry in log})
@@ -262,3 +263,52 @@ def test_sample_log_matches_reference(as_of):
         else:
             log.append({"type": r.type, "id": r.id, "recorded_at": r.recorded_at, **body})
     compare(store, log, as_of, None, None, False)
+
+
+# ---- the fast paths of import are the slow paths, exactly ----------------------------------------
+
+TEXT = st.text(alphabet=st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=12) | st.sampled_from(
+    ["ceasefire.breach", "AM", "independent", "2021-07-13", " AZ ", "", "affirms", "denies", "seen", "UNHCR"])
+VALUES = st.one_of(st.none(), TEXT, st.integers(-3, 2**64), st.booleans(), st.floats(allow_nan=True),
+                   st.sampled_from([0, 1, 1960, 2**63 - 1, 2**63, "1960"]), st.lists(st.integers(), max_size=2))
+FIELD_NAMES = st.sampled_from(["kind", "date", "actor", "source", "source_party", "value", "low", "high", "claim",
+                               "subject", "place", "lat", "lon", "date_end", "method", "supervised_by", "url", "quote",
+                               "notes", "external_id", "other"])
+
+
+@settings(max_examples=300, derandomize=True, deadline=None)
+@given(st.dictionaries(FIELD_NAMES, VALUES, max_size=8), observations())
+def test_plain_fields_are_what_pydantic_gives(extra, base):
+    """observation._plain_fields (the common case, without pydantic) gives what ObservationFields gives, or
+    leaves the input to pydantic; so parse_observation accepts, rejects and normalises exactly as before."""
+    from pydantic import ValidationError
+
+    from compliance.observation import ObservationFields, _plain_fields
+
+    for cleaned in (base, {**base, **{k: v for k, v in extra.items() if v is not None}}):
+        fast = _plain_fields(cleaned)
+        if fast is None:
+            continue
+        model = ObservationFields.model_validate(cleaned)  # must not raise when the fast path accepted
+        assert list(fast.__dict__.items()) == list(model.__dict__.items())
+        for key, value in fast.__dict__.items():
+            assert type(value) is type(getattr(model, key))
+    try:
+        ObservationFields.model_validate(extra)
+    except ValidationError:
+        assert _plain_fields(extra) is None
+
+
+@settings(max_examples=200, derandomize=True, deadline=None)
+@given(st.dictionaries(st.text(max_size=8), st.one_of(TEXT, st.integers(), st.floats(allow_nan=False, allow_infinity=False),
+                                                      st.lists(TEXT, max_size=2)), max_size=6),
+       TEXT, st.sampled_from(["observation", "retraction", "amendment", "ending"]), TEXT)
+def test_store_chain_hash_is_the_records_chain_hash(body, record_id, record_type, recorded_by):
+    """The store hashes each record from the body's canonical JSON made once; the digest is records.chain_hash's."""
+    from compliance.records import canonical_json, chain_hash
+    from compliance.store import _canonical_json, _chain_hash
+
+    at = "2024-06-30T12:00:00.000000Z"
+    assert _canonical_json(body) == canonical_json(body)
+    assert _chain_hash("sha256:00", record_id, record_type, _canonical_json(body), at, recorded_by) == \
+        chain_hash("sha256:00", record_id, record_type, body, at, recorded_by)

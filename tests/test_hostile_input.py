@@ -107,6 +107,7 @@ OBSERVATION_CASES = {
     "C1 control in place": (line(place="a\x85b"), "place", "control character"),
     "unpaired surrogate": (raw_line("source", '"\\ud800"'), "source", "not valid Unicode"),
     "surrogate in a field name": ('{"\\udfff": 1}', None, "not valid Unicode"),
+    "surrogate in the ID a correction names": (raw_line("supersedes", '"1\\ud800"'), "supersedes", "not valid Unicode"),
     "nested 100,000 deep": ("[" * 100_000 + "]" * 100_000, None, "nested too deeply"),
     "nested inside a field": (raw_line("kind", "[" * 500 + "]" * 500), "kind", "must be a string"),
     "correction of a non-ID": (line(supersedes={"id": 1}), "supersedes", "must be an observation ID"),
@@ -200,6 +201,14 @@ def test_restore_lines_with_hostile_ids_into_an_empty_store(tmp_path: Path) -> N
         path = tmp_path / "in.jsonl"
         path.write_text(line(id=record_id, recorded_at="2021-01-01T00:00:00Z", recorded_by="x") + "\n", encoding="utf-8")
         one_error_line(run("--store", str(store), "observe", "import", str(path)), "line 1: id: ", reason)
+        assert _digest(store) == before
+    amendment = {"record": "amendment", "obligation": "P3-personnel-cap", "term": "limit", "value": 2000,
+                 "agreed_on": "2021-01-01", "by": ["AM"], "source": "s", "recorded_at": "2021-01-01T00:00:00Z",
+                 "recorded_by": "x"}
+    for record_id in ("nov-10-2020-A01", "nov-10-2020-A٣", "nov-10-2020-A0", "other-A2"):
+        path = tmp_path / "in.jsonl"
+        path.write_text(json.dumps({**amendment, "id": record_id}, ensure_ascii=False) + "\n", encoding="utf-8")
+        one_error_line(run("--store", str(store), "observe", "import", str(path)), "line 1: id: ", "amendment IDs are")
         assert _digest(store) == before
 
 
