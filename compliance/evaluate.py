@@ -190,8 +190,8 @@ class GradedEvaluation(ObligationEvaluation):
                 "contradicted": int(contradictions.any_near(matter.start, matter.end, self.window)),
             })
         matter_spans = SpanIndex((m.start, m.end) for m in self.matters)
-        self.contradicting = [r for r in self.roles["contradiction"]
-                              if matter_spans.any_near(r.day, r.day_end, self.window)]
+        window = self.window
+        self.contradicting = [r for r in self.roles["contradiction"] if matter_spans.any_near(r.day, r.day_end, window)]
         return facts
 
     def graded_matters(self, statuses: list[list[str]]) -> None:
@@ -295,8 +295,9 @@ class ProhibitionEvaluation(GradedEvaluation):
         self.window_kind = ob.rule.kind
         if self.in_force:
             self.counted = self.select(ob.rule.kind, subject=getattr(ob.rule, "subject", None), start=ctx.since)
+            signatures, rel = self.signatures, self.rel
             for row in self.counted:
-                self.signatures[(self.rel(row.source_party), row.claim)].append(row)
+                signatures[(rel(row.source_party), row.claim)].append(row)
 
     def _fact_of(self, key):
         rel, claim = key

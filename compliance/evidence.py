@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import bisect
-import heapq
 import datetime as dt
+import heapq
+from operator import attrgetter
 from dataclasses import dataclass, field
 from typing import Iterable, Sequence
 
@@ -50,8 +51,10 @@ class Row:
     _ids: list[str] | None = field(default=None, repr=False)
 
     @classmethod
-    def from_group(cls, group: GroupRow) -> "Row":
-        """A row from the store's GROUP BY result."""
+    def from_group(cls, group: "GroupRow | Row") -> "Row":
+        """A row from the store's GROUP BY result (`Store.evidence_groups` gives rows already: passed through)."""
+        if isinstance(group, Row):
+            return group
         return cls(group.kind, group.actor, _day(group.day), _day(group.day_end), group.source_party, group.claim,
                    group.subject, group.sup, group.lo, group.hi, group.n,
                    group.seqs if isinstance(group.seqs, GroupIds) else str(group.seqs))
@@ -68,6 +71,10 @@ class Row:
 
     def without(self, excluded: set[str]) -> "Row | None":
         """This row less some observation IDs (None when nothing is left)."""
+        if not isinstance(self.id_text, str) and (
+                self.day.isoformat(), self.kind, self.actor, self.source_party, self.claim, self.subject, self.sup,
+                self.lo, self.hi, self.day_end.isoformat()) not in self.id_text.keys_of(frozenset(excluded)):
+            return self  # none of them is in this group: its IDs need not be read
         kept = [i for i in self.ids() if i not in excluded]
         if len(kept) == self.n:
             return self
@@ -114,18 +121,25 @@ class Matter:
     rows: list[Row]
 
 
+_day_then_end = attrgetter("day", "day_end")
+
+
 def group_matters(rows: Sequence[Row], window_days: int) -> list[Matter]:
     """Group breach rows into matters: spans widened by the window that touch belong together."""
     window = dt.timedelta(days=window_days)
     matters: list[Matter] = []
-    for row in sorted(rows, key=lambda r: (r.day, r.day_end)):
-        if matters and row.day <= matters[-1].end + window:
-            current = matters[-1]
+    current: Matter | None = None
+    reach = dt.date.min  # the current matter's end plus the window
+    for row in sorted(rows, key=_day_then_end):
+        if current is not None and row.day <= reach:
             current.rows.append(row)
             if row.day_end > current.end:
                 current.end = row.day_end
+                reach = current.end + window
         else:
-            matters.append(Matter(row.day, row.day_end, [row]))
+            current = Matter(row.day, row.day_end, [row])
+            matters.append(current)
+            reach = current.end + window
     return matters
 
 

@@ -254,9 +254,11 @@ def read_jsonl(lines: Iterable[str | bytes], agreement: Agreement, where: str,
             raise error.located(f"{where}:{number}") from None
         object.__setattr__(record, "line", number)  # a record parse_line has just made, shared with nothing
         records.append(record)
+        restore = not (record.id is None and record.recorded_at is None and record.recorded_by is None
+                       and record.hash is None)  # record.is_restore, without a generator per line
         if first_restore is None:
-            first_restore = record.is_restore
-        if record.is_restore != first_restore:  # found here, before a store is opened or created
+            first_restore = restore
+        if restore != first_restore:  # found here, before a store is opened or created
             raise InputError("store fields (id, recorded_at, recorded_by, hash) must be on every line or on none "
                              f"(line {records[0].line} {'has' if records[0].is_restore else 'has none'})",
                              f"{where}:{number}")

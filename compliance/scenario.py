@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Union
 import yaml
 from pydantic import BaseModel, BeforeValidator, ConfigDict, ValidationError, model_validator
 
-from .agreement import PARTY_CODE, Agreement
+from .agreement import PARTY_CODE, Agreement, check_term_value
 from .dates import EARLIEST_YEAR, LATEST_YEAR
 from .errors import ComplianceError, InputError, StoreError, UnknownReferenceError
 from .evidence import Row, id_key
@@ -372,6 +372,10 @@ def _resolve_terms(scenario: Scenario, agreement: Agreement) -> dict[str, dict[s
                 shown = value.isoformat() if isinstance(value, dt.date) else value
                 raise InputError(f"term {name!r} of {ob_id} takes "
                                  f"{'a date (YYYY-MM-DD)' if wants_date else 'a whole number >= 0'}, got {shown}", field)
+            try:  # a renewal period of 0 years would never end
+                check_term_value(name, value)
+            except ValueError as error:
+                raise InputError(str(error), field) from None
         if terms:
             overrides[ob_id] = dict(terms)
     return overrides

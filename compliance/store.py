@@ -9,13 +9,18 @@ import re
 import sqlite3
 import time
 from contextlib import contextmanager
+from functools import lru_cache
+from operator import attrgetter
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator, NamedTuple
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, NamedTuple
 
 from .agreement import Agreement
 from .dates import format_utc, parse_utc, utc_now
 from .errors import InputError, IntegrityError, StoreError, StoreMismatchError, UnknownReferenceError
 from .records import AMENDMENT, ENDING, OBSERVATION, RETRACTION, NewRecord, Record, genesis_digest
+
+if TYPE_CHECKING:
+    from .evidence import Row
 
 SCHEMA_VERSION = "1"
 DEFAULT_STORE = Path("observations") / "observations.db"
@@ -106,6 +111,7 @@ class GroupIds:
         self._days: set[str] = set()
         self._texts: dict[tuple[Any, ...], str] = {}
         self._all = False
+        self._keys_of: dict[frozenset[str], set[tuple[Any, ...]]] = {}
 
     def text(self, kind: str, actor: str, day: str, day_end: str, source_party: str, claim: str,
              subject: str | None, sup: str | None, lo: int | None, hi: int | None) -> str:
@@ -122,6 +128,22 @@ class GroupIds:
                                         f" AND day <= ? GROUP BY {_GROUP_KEY}", (seq, seq, self._as_of))
             self._texts.update((tuple(row[:10]), row[10]) for row in rows)
         return self._texts.get((day, kind, actor, source_party, claim, subject, sup, lo, hi, day_end), "")
+
+    def keys_of(self, ids: frozenset[str]) -> set[tuple[Any, ...]]:
+        """The group keys (as `text` takes them, day first) of those of `ids` that are live observations:
+        the only groups from which a what-if that excludes `ids` removes anything."""
+        found = self._keys_of.get(ids)
+        if found is None:
+            seq = self._head.seq
+            wanted = [int(i) for i in ids if i.isdigit()]
+            found = set()
+            for start in range(0, len(wanted), 500):
+                chunk = wanted[start:start + 500]
+                found.update(tuple(row) for row in self._db.execute(
+                    f"SELECT {_GROUP_KEY} FROM records WHERE {_LIVE_AT} AND day <= ? AND seq IN"
+                    f" ({','.join('?' * len(chunk))})", (seq, seq, self._as_of, *chunk)))
+            self._keys_of[ids] = found
+        return found
 
 
 class Head(NamedTuple):
@@ -150,14 +172,24 @@ _json_text = json.JSONEncoder(ensure_ascii=False).encode
 _canonical_json = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode
 
 
+_store_fields = attrgetter("id", "recorded_at", "recorded_by", "hash")  # NewRecord.is_restore: any of them set
+_NO_STORE_FIELDS = (None, None, None, None)
+
+
 def _chain_hash(prev_hash: str, record_id: str, record_type: str, body_json: str, recorded_at: str,
                 recorded_by: str) -> str:
     """records.chain_hash, from the body's canonical JSON made once for both the hash and the stored body:
     the canonical JSON of {body, id, recorded_at, recorded_by, type} (sorted keys, no spaces), written out."""
-    text = _json_text
-    content = (f'{{"body":{body_json},"id":{text(record_id)},"recorded_at":{text(recorded_at)},'
+    text = _quoted
+    content = (f'{{"body":{body_json},"id":{_json_text(record_id)},"recorded_at":{text(recorded_at)},'
                f'"recorded_by":{text(recorded_by)},"type":{text(record_type)}}}')
     return "sha256:" + hashlib.sha256(f"{prev_hash}\n{content}".encode()).hexdigest()
+
+
+@lru_cache(maxsize=1024)
+def _quoted(value: str) -> str:
+    """_json_text, remembered: one append repeats the same time, monitor and record type."""
+    return _json_text(value)
 
 
 def _summary_key(derived: dict[str, Any]) -> tuple[Any, ...]:
@@ -285,7 +317,7 @@ class Store:
         if not records:
             return []
         restore = records[0].is_restore
-        if any(r.is_restore != restore for r in records):
+        if len({_store_fields(r) == _NO_STORE_FIELDS for r in records}) > 1:  # some is_restore, some not
             raise InputError("store fields (id, recorded_at, recorded_by, hash) must be on every line or on none")
         db = self._db
         try:
@@ -480,11 +512,15 @@ class Store:
                                    (format_utc(as_recorded),)).fetchone()
         return Head(row[0], row[1]) if row else Head(0, genesis_digest(self.agreement.id))
 
-    def evidence_groups(self, head: Head, as_of: dt.date) -> list[GroupRow]:
-        """Live observations dated on or before `as_of`, grouped by every field a rule reads.
+    def evidence_groups(self, head: Head, as_of: dt.date) -> list["Row"]:
+        """Live observations dated on or before `as_of`, grouped by every field a rule reads, as evidence rows
+        (`compliance.evidence.Row`, made here rather than from a GroupRow each: a check reads 200k at 1M
+        observations; `Row.from_group` passes them through).
 
-        At the log's latest state the groups come from the evidence summary and their IDs (`seqs`, a
-        `GroupIds`) are read when asked for; at any other state they are grouped from the records."""
+        At the log's latest state the groups come from the evidence summary and their IDs (a `GroupIds`) are
+        read when asked for; at any other state they are grouped from the records."""
+        from .evidence import _DAYS, Row, _day  # the evidence module builds on this one
+
         db = self._db
         day = as_of.isoformat()
         in_transaction = db.in_transaction
@@ -495,14 +531,18 @@ class Store:
             marker = db.execute("SELECT value FROM meta WHERE key = 'summary'").fetchone()
             if last is not None and tuple(last) == tuple(head) and marker is not None and marker[0] == head.digest:
                 ids = GroupIds(db, head, day)
-                return [GroupRow(kind, actor, d, day_end, party, claim, subject or None, sup or None,
-                                 None if lo < 0 else lo, None if hi < 0 else hi, n, ids)
+                days = _DAYS
+                return [Row(kind, actor, days.get(d) or _day(d), days.get(day_end) or _day(day_end), party, claim,
+                            subject, sup, lo, hi, n, ids)
                         for d, kind, actor, party, claim, subject, sup, lo, hi, day_end, n in db.execute(
-                            f"SELECT {_GROUP_KEY}, n FROM evidence_summary WHERE day <= ? AND n > 0", (day,))]
-            rows = db.execute(
-                f"SELECT kind, actor, day, day_end, source_party, claim, subject, sup, lo, hi, count(*), group_concat(seq)"
-                f" FROM records WHERE {_LIVE_AT} AND day <= ? GROUP BY {_GROUP_KEY}", (head.seq, head.seq, day))
-            return [GroupRow._make(row) for row in rows]
+                            "SELECT day, kind, actor, source_party, claim, NULLIF(subject, ''), NULLIF(sup, ''),"
+                            " NULLIF(lo, -1), NULLIF(hi, -1), day_end, n FROM evidence_summary WHERE day <= ? AND n > 0",
+                            (day,))]
+            return [Row(kind, actor, _day(d), _day(day_end), party, claim, subject, sup, lo, hi, n, seqs)
+                    for kind, actor, d, day_end, party, claim, subject, sup, lo, hi, n, seqs in db.execute(
+                        f"SELECT kind, actor, day, day_end, source_party, claim, subject, sup, lo, hi, count(*),"
+                        f" group_concat(seq) FROM records WHERE {_LIVE_AT} AND day <= ? GROUP BY {_GROUP_KEY}",
+                        (head.seq, head.seq, day))]
         finally:
             if not in_transaction:
                 db.execute("COMMIT")

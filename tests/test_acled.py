@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from compliance.acled import fold_actor, import_acled, load_mapping, parse_event_date
+from compliance.acled import bundled_mapping_path, fold_actor, import_acled, load_mapping, parse_event_date
 from compliance.cli import app
 from compliance.errors import InputError
 from compliance.progress import progress
@@ -256,7 +256,7 @@ def test_default_source_party_is_checked(tmp_path):
 
 
 def test_a_mapping_file_overrides_the_bundled_one(tmp_path):
-    text = (Path(load_mapping.__globals__["bundled_mapping_path"]())).read_text(encoding="utf-8")
+    text = bundled_mapping_path().read_text(encoding="utf-8")
     text = text.replace("  - {event_type: Battles, sub_event_type: Armed clash, kind: ceasefire.breach}",
                         "  - {event_type: Battles, sub_event_type: Armed clash, kind: ceasefire.breach}\n"
                         "  - {event_type: Violence against civilians, kind: ceasefire.breach}")
@@ -280,8 +280,6 @@ def test_a_mapping_file_overrides_the_bundled_one(tmp_path):
      "    - subject: conflict-zone", "actor: [NK]", "subjects.ceasefire.breach.1: a subject rule needs"),
 ])
 def test_a_broken_mapping_file_names_file_line_and_field(tmp_path, old, new, marker, reason):
-    from compliance.acled import bundled_mapping_path
-
     text = bundled_mapping_path().read_text(encoding="utf-8")
     assert text.count(old) == 1
     changed = text.replace(old, new)

@@ -121,6 +121,12 @@ def observations(draw, focus: tuple[str, ...] = (), around: dt.date | None = Non
     return fields
 
 
+# kinds that one obligation reads together, so that each rule shape meets enough of its own evidence
+FOCUS = [("contingent.deployment-complete", "armed-forces.presence"), ("ceasefire.breach",), ("contingent.personnel",),
+         ("contingent.apc", "contingent.vehicles"), ("district.returned",), ("route-plan.agreed",), ("term.notice",),
+         ("displaced.return", "monitoring-centre.operating"), ("corridor.obstruction", "detainees.withheld"),
+         ("transport.blocked", "transit.obstruction")]
+
 TERMS = [("P3-personnel-cap", "limit", [1959, 1960, 2000, 3920]), ("P3-apc-cap", "limit", [89, 91, 130]),
          ("P3-vehicle-cap", "limit", [379, 381, 420]), ("P2-aghdam-return", "deadline", None),
          ("P6-kalbajar-return", "deadline", None), ("P6-lachin-return", "deadline", None),
@@ -132,7 +138,7 @@ def operations(draw) -> list[tuple[str, Any]]:
     """A log as operations: observations, and (by index into earlier ones) corrections and retractions;
     amendments and endings; `batch` marks where one append ends and the next begins."""
     ops: list[tuple[str, Any]] = []
-    focus = tuple(draw(st.lists(st.sampled_from(KINDS), min_size=1, max_size=3, unique=True)))
+    focus = draw(st.sampled_from(FOCUS) | st.lists(st.sampled_from(KINDS), min_size=1, max_size=3, unique=True).map(tuple))
     around = draw(st.sampled_from(ANCHORS))
     for _ in range(draw(st.integers(0, 24))):
         what = draw(st.sampled_from(["obs"] * 9 + ["correct", "retract", "amend", "end", "batch", "batch"]))

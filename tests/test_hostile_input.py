@@ -361,3 +361,13 @@ def test_hostile_import_from_the_installed_command(tmp_path: Path) -> None:
     assert result.stderr == (f"compliance: error: {path}:2: value: a number of 5,000 digits is not a number this "
                              "format accepts (NaN, infinities and numbers of more than 4,000 digits are rejected)\n")
     assert not store.exists()
+
+
+def test_a_what_if_renewal_period_of_0_years_is_refused_not_run_forever(tmp_path: Path) -> None:
+    # the term-renewal rule steps through periods until the as-of date: a period of 0 years never ends
+    path = tmp_path / "scenario.yaml"
+    path.write_text("as_of: 2021-09-30\nterms:\n  P4-term: {period_years: 0}\n", encoding="utf-8")
+    result = subprocess.run([*CLI, "--store", "sample", "whatif", str(path)], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2, result.stderr
+    assert result.stderr == (f"compliance: error: {path}: terms.P4-term.period_years: term 'period_years' must be "
+                             "a whole number from 1 to 100\n")
