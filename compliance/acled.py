@@ -21,11 +21,12 @@ import re
 import unicodedata
 from collections import Counter
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, Iterable, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator, model_validator
 
 from .agreement import INDEPENDENT, Agreement
 from .errors import ComplianceError, InputError, StoreError
@@ -49,6 +50,7 @@ _SPACE = re.compile(r"\s+")
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 
 
+@lru_cache(maxsize=65_536)
 def fold(name: str) -> str:
     """The form ACLED names are compared in: accents dropped, ə as a, ı as i, hyphens as spaces, case-folded."""
     text = name.replace("ə", "a").replace("Ə", "A").replace("ı", "i").replace("İ", "I")
@@ -56,6 +58,7 @@ def fold(name: str) -> str:
     return _SPACE.sub(" ", text.replace("-", " ").replace("_", " ")).strip().casefold()
 
 
+@lru_cache(maxsize=65_536)
 def fold_actor(name: str) -> str:
     """An actor name as compared: folded, without ACLED's period in parentheses, e.g. "(2018-)"."""
     return fold(_PERIOD.sub(" ", name))
@@ -101,23 +104,33 @@ class PlaceRule(BaseModel):
     location: list[str] | None = None
     actor: list[str] | None = None
 
+    _folded: dict[str, frozenset[str]] = PrivateAttr(default_factory=dict)
+
     @model_validator(mode="after")
     def _has_condition(self) -> "PlaceRule":
         if not any((self.country, self.admin, self.location, self.actor)):
             raise ValueError("a subject rule needs at least one condition: country, admin, location or actor")
         return self
 
+    def model_post_init(self, context: Any) -> None:
+        for name in ("country", "admin", "location"):
+            values = getattr(self, name)
+            if values:
+                self._folded[name] = frozenset(fold(v) for v in values)
+        if self.actor:
+            self._folded["actor"] = frozenset(self.actor)
+
     def matches(self, row: dict[str, str], codes: set[str]) -> bool:
         """True when every condition given holds for the row (actor: a party code among the row's actors)."""
-        if self.country and fold(row.get("country", "")) not in {fold(v) for v in self.country}:
+        wanted = self._folded
+        if "country" in wanted and fold(row.get("country") or "") not in wanted["country"]:
             return False
-        if self.admin:
-            wanted = {fold(v) for v in self.admin}
-            if not any(fold(row.get(col) or "") in wanted for col in ("admin1", "admin2", "admin3")):
-                return False
-        if self.location and fold(row.get("location", "")) not in {fold(v) for v in self.location}:
+        if "admin" in wanted and not any(fold(row.get(col) or "") in wanted["admin"]
+                                         for col in ("admin1", "admin2", "admin3")):
             return False
-        if self.actor and not codes & set(self.actor):
+        if "location" in wanted and fold(row.get("location") or "") not in wanted["location"]:
+            return False
+        if "actor" in wanted and not codes & wanted["actor"]:
             return False
         return True
 
@@ -133,6 +146,16 @@ class Mapping(BaseModel):
     events: list[EventRule] = Field(min_length=1)
     actors: dict[str, list[str]] = Field(min_length=1)
     subjects: dict[str, list[PlaceRule]] = {}
+    _events: dict[tuple[str, str | None], EventRule] = PrivateAttr(default_factory=dict)
+    _actors: list[tuple[str, str]] = PrivateAttr(default_factory=list)
+
+    def model_post_init(self, context: Any) -> None:
+        for rule in self.events:  # the first rule for a type and sub-type wins
+            key = (fold(rule.event_type), None if rule.sub_event_type is None else fold(rule.sub_event_type))
+            self._events.setdefault(key, rule)
+        # longest names first, so that a unit's own entry wins over its parent force
+        self._actors = sorted(((fold_actor(name), code) for code, names in self.actors.items() for name in names),
+                              key=lambda item: -len(item[0]))
 
     @field_validator("method")
     @classmethod
@@ -144,24 +167,20 @@ class Mapping(BaseModel):
     def kind_of(self, event_type: str, sub_event_type: str) -> EventRule | None:
         """The first event rule matching the row, or None."""
         event, sub = fold(event_type), fold(sub_event_type)
-        for rule in self.events:
-            if fold(rule.event_type) == event and (rule.sub_event_type is None or fold(rule.sub_event_type) == sub):
-                return rule
-        return None
+        exact, general = self._events.get((event, sub)), self._events.get((event, None))
+        if exact is None or general is None:
+            return exact or general
+        return exact if self.events.index(exact) < self.events.index(general) else general
 
     def party_of(self, actor: str) -> str | None:
         """The party code of an ACLED actor name: exact, or the longest listed name it starts with."""
         name = fold_actor(actor)
         if not name:
             return None
-        best: tuple[int, str] | None = None
-        for code, names in self.actors.items():
-            for listed in names:
-                key = fold_actor(listed)
-                if name == key or name.startswith(key + " "):
-                    if best is None or len(key) > best[0]:
-                        best = (len(key), code)
-        return best[1] if best else None
+        for key, code in self._actors:
+            if name == key or name.startswith(key + " "):
+                return code
+        return None
 
     def subject_of(self, kind: str, row: dict[str, str], codes: set[str]) -> str | None:
         """The subject the first matching place rule gives, or None."""
@@ -207,7 +226,7 @@ def load_mapping(path: Path | None, agreement: Agreement, declared: frozenset[st
     except OSError as error:
         raise StoreError(f"cannot read: {error.strerror or error}", where) from None
     try:
-        data = yaml.safe_load(text)
+        data = yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         problem = getattr(error, "problem", None) or str(error).splitlines()[0]
@@ -417,10 +436,16 @@ def read_acled(text: str, where: str, agreement: Agreement, mapping: Mapping, re
     if default is not None:
         _check_alignment(default, known, "--default-source-party")
     rows = list(_rows(text.removeprefix("\ufeff"), where))
-    if show_progress:
-        from .progress import progress
+    if not show_progress:
+        return _read_rows(rows, where, agreement, mapping, registry, declared, default)
+    from .progress import tracked
 
-        rows = progress(rows, len(rows), "validating ACLED rows", min_total=PROGRESS_MIN_ROWS)
+    with tracked(rows, len(rows), "validating ACLED rows", min_total=PROGRESS_MIN_ROWS) as shown:
+        return _read_rows(shown, where, agreement, mapping, registry, declared, default)
+
+
+def _read_rows(rows: Iterable[tuple[int, dict[str, str]]], where: str, agreement: Agreement, mapping: Mapping,
+               registry: Registry, declared: frozenset[str], default: str | None) -> AcledRows:
     candidates: list[Candidate] = []
     skipped = Skipped()
     seen: dict[str, Candidate] = {}

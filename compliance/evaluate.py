@@ -217,11 +217,11 @@ class GradedEvaluation(ObligationEvaluation):
             return self.off_reason, [], [], [], [], None, None
         decisive = breach
         if verdict == Verdict.VIOLATED:
-            decisive = [row for matter, status in zip(self.matters, self.statuses) if status == "corroborated"
-                        for row in matter.rows]
-            first = min(decisive, key=lambda r: r.day)
-            reason = (f"{self.what()}: {self.matters_summary()}; corroborated matter from {first.day.isoformat()} "
-                      f"({self._corroboration(decisive)})")
+            corroborated = [matter for matter, status in zip(self.matters, self.statuses) if status == "corroborated"]
+            decisive = [row for matter in corroborated for row in matter.rows]
+            first = corroborated[0]  # matters are in date order: the reason names the earliest
+            reason = (f"{self.what()}: {self.matters_summary()}; corroborated matter from {first.start.isoformat()} "
+                      f"({self._corroboration(first.rows)})")
         elif verdict in (Verdict.ALLEGED, Verdict.DISPUTED):
             first = min(breach, key=lambda r: r.day)
             reason = (f"{self.what()}: {self.matters_summary()}; none corroborated (earliest {first.day.isoformat()}, "

@@ -4,6 +4,12 @@
     for row in progress(rows, len(rows), "validating"):
         ...
 
+When the loop may stop early (an error), use `tracked`, which removes the bar before the error is shown:
+
+    with tracked(rows, len(rows), "validating") as rows:
+        for row in rows:
+            ...
+
 Nothing is ever written to stdout, so piped output stays clean. The bar is drawn with `rich`
 (installed with typer) when stderr is a terminal and `COMPLIANCE_NO_PROGRESS` is not set; without
 rich, or off a terminal, the iterable is returned unchanged.
@@ -13,6 +19,7 @@ from __future__ import annotations
 
 import os
 import sys
+from contextlib import contextmanager
 from typing import Iterable, Iterator, TypeVar
 
 T = TypeVar("T")
@@ -50,3 +57,14 @@ def _bar(iterable: Iterable[T], total: int | None, label: str, bar) -> Iterator[
         for item in iterable:
             yield item
             bar.advance(task)
+
+
+@contextmanager
+def tracked(iterable: Iterable[T], total: int | None, label: str, *, min_total: int = 0) -> Iterator[Iterable[T]]:
+    """`progress(...)` as a context: on leaving it, early or by an error, the bar is removed from the terminal."""
+    wrapped = progress(iterable, total, label, min_total=min_total)
+    try:
+        yield wrapped
+    finally:
+        if wrapped is not iterable:
+            wrapped.close()  # type: ignore[attr-defined]  # our generator: stops and clears the bar

@@ -106,22 +106,29 @@ class Found:
     origin: str
 
 
-def _line_of_entry(text: str, index: int) -> int | None:
+try:  # the C loader is much faster; both are safe loaders that never execute anything
+    _SafeLoader: type = yaml.CSafeLoader
+except AttributeError:  # pragma: no cover - depends on how PyYAML was built
+    _SafeLoader = yaml.SafeLoader
+
+
+def _entry_where(text: str, where: str, index: int) -> str:
+    """`file:line` of entry `index` of `sources` (the YAML is composed only when an error needs it)."""
     try:
-        tree = yaml.compose(text, Loader=yaml.SafeLoader)
+        tree = yaml.compose(text, Loader=_SafeLoader)
     except yaml.YAMLError:
-        return None
+        tree = None
     if isinstance(tree, yaml.MappingNode):
         seq = next((v for k, v in tree.value if getattr(k, "value", None) == "sources"), None)
         if isinstance(seq, yaml.SequenceNode) and index < len(seq.value):
-            return seq.value[index].start_mark.line + 1
-    return None
+            return f"{where}:{seq.value[index].start_mark.line + 1}"
+    return f"{where}: sources[{index}]"
 
 
 def parse_registry(text: str, where: str) -> list[SourceEntry]:
     """Entries of a registry file's text (a mapping with one key, `sources`, a list of entries)."""
     try:
-        data = yaml.safe_load(text)
+        data = yaml.load(text, Loader=_SafeLoader)
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         line = f":{mark.line + 1}" if mark is not None else ""
@@ -138,10 +145,8 @@ def parse_registry(text: str, where: str) -> list[SourceEntry]:
     entries: list[SourceEntry] = []
     seen: dict[str, str] = {}
     for index, item in enumerate(items):
-        line = _line_of_entry(text, index)
-        here = f"{where}:{line}" if line else f"{where}: sources[{index}]"
         if not isinstance(item, dict):
-            raise InputError("an entry must be a mapping (name, party, aliases)", here)
+            raise InputError("an entry must be a mapping (name, party, aliases)", _entry_where(text, where, index))
         try:
             entry = SourceEntry.model_validate(item)
         except ValidationError as error:
@@ -150,10 +155,11 @@ def parse_registry(text: str, where: str) -> list[SourceEntry]:
             reason = "is required" if first["type"] == "missing" else first["msg"].removeprefix("Value error, ")
             if first["type"] == "extra_forbidden":
                 reason = "unknown field (valid fields: name, party, aliases, type, note)"
-            raise InputError(f"{field}: {reason}", here) from None
+            raise InputError(f"{field}: {reason}", _entry_where(text, where, index)) from None
         for key in entry.keys():
             if key in seen and seen[key] != entry.name:
-                raise InputError(f"name {key!r} of {entry.name!r} is already a name of {seen[key]!r} in this registry", here)
+                raise InputError(f"name {key!r} of {entry.name!r} is already a name of {seen[key]!r} in this registry",
+                                 _entry_where(text, where, index))
             seen[key] = entry.name
         entries.append(entry)
     return entries

@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 from compliance.acled import bundled_mapping_path, fold_actor, import_acled, load_mapping, parse_event_date
 from compliance.cli import app
 from compliance.errors import InputError
-from compliance.progress import progress
+from compliance.progress import progress, tracked
 from compliance.store import Store
 
 runner = CliRunner()
@@ -382,3 +382,23 @@ def test_progress_draws_on_a_terminal_stderr_only(monkeypatch, capsys):
     assert progress(items, 5, "counting", min_total=10) is items
     monkeypatch.setenv("COMPLIANCE_NO_PROGRESS", "1")
     assert progress(items, 5, "counting") is items
+
+
+def test_tracked_removes_the_bar_before_an_error_is_shown(monkeypatch):
+    pytest.importorskip("rich")
+
+    class Terminal(io.StringIO):
+        def isatty(self):
+            return True
+
+    stream = Terminal()
+    monkeypatch.setattr("sys.stderr", stream)
+    monkeypatch.delenv("COMPLIANCE_NO_PROGRESS", raising=False)
+    with pytest.raises(InputError):
+        with tracked(list(range(10)), 10, "validating") as shown:
+            for item in shown:
+                if item == 3:
+                    raise InputError("bad row", "f.csv:5")
+    assert shown.gi_frame is None                        # the bar's generator was closed, the bar stopped
+    drawn = stream.getvalue()
+    assert "\x1b[?25h" in drawn and drawn.endswith("\x1b[2K")   # cursor shown again, the bar's line erased

@@ -175,18 +175,17 @@ def sample_store(tmp_path: Path) -> Path:
 @pytest.mark.parametrize("second, where, reason", [
     (line(value=-5), ":2: value: ", "greater than or equal to 0"),
     (raw_line("value", "NaN"), ":2: value: ", "NaN"),
-    # refused by the store, inside its transaction: rolled back
-    # (the store reports the line without the file name)
-    (line(supersedes="999"), "line 2: supersedes: ", "no observation with ID 999"),
-    (line(supersedes="54"), "line 2: supersedes: ", "is a retraction"),
-    ('{"retracts": "20", "reason": "again"}', "line 2: retracts: ", "already superseded or retracted"),
+    # refused by the store, inside its transaction: rolled back, and named with the file and line
+    (line(supersedes="999"), ":2: supersedes: ", "no observation with ID 999"),
+    (line(supersedes="54"), ":2: supersedes: ", "is a retraction"),
+    ('{"retracts": "20", "reason": "again"}', ":2: retracts: ", "already superseded or retracted"),
 ])
 def test_a_store_is_left_byte_for_byte_unchanged(tmp_path: Path, sample_store: Path, second: str, where: str,
                                                  reason: str) -> None:
     before = _digest(sample_store)
     path = tmp_path / "in.jsonl"
     path.write_text(line() + "\n" + second + "\n", encoding="utf-8")
-    prefix = where if where.startswith("line") else f"{path}{where}"
+    prefix = f"{path}{where}"
     one_error_line(run("--store", str(sample_store), "observe", "import", str(path)), prefix, reason)
     assert _digest(sample_store) == before
     assert run("--store", str(sample_store), "verify").stdout.startswith("ok: 54 records")
@@ -200,7 +199,7 @@ def test_restore_lines_with_hostile_ids_into_an_empty_store(tmp_path: Path) -> N
                               ("nov-10-2020-A1", "whole numbers")):
         path = tmp_path / "in.jsonl"
         path.write_text(line(id=record_id, recorded_at="2021-01-01T00:00:00Z", recorded_by="x") + "\n", encoding="utf-8")
-        one_error_line(run("--store", str(store), "observe", "import", str(path)), "line 1: id: ", reason)
+        one_error_line(run("--store", str(store), "observe", "import", str(path)), f"{path}:1: id: ", reason)
         assert _digest(store) == before
     amendment = {"record": "amendment", "obligation": "P3-personnel-cap", "term": "limit", "value": 2000,
                  "agreed_on": "2021-01-01", "by": ["AM"], "source": "s", "recorded_at": "2021-01-01T00:00:00Z",
@@ -208,7 +207,7 @@ def test_restore_lines_with_hostile_ids_into_an_empty_store(tmp_path: Path) -> N
     for record_id in ("nov-10-2020-A01", "nov-10-2020-A٣", "nov-10-2020-A0", "other-A2"):
         path = tmp_path / "in.jsonl"
         path.write_text(json.dumps({**amendment, "id": record_id}, ensure_ascii=False) + "\n", encoding="utf-8")
-        one_error_line(run("--store", str(store), "observe", "import", str(path)), "line 1: id: ", "amendment IDs are")
+        one_error_line(run("--store", str(store), "observe", "import", str(path)), f"{path}:1: id: ", "amendment IDs are")
         assert _digest(store) == before
 
 

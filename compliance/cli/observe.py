@@ -258,7 +258,7 @@ def import_(
         if value is not None:
             raise InputError("applies only to --format acled", option)
     from ..exchange import read_jsonl
-    from ..progress import progress
+    from ..progress import tracked
 
     if file == "-":
         lines = sys.stdin.buffer.read().splitlines()
@@ -276,11 +276,24 @@ def import_(
             loaded.append(open_registry(ctx, registry, store))
         return loaded[0].alignment(source, give="source_party on the line")
 
-    records = read_jsonl(progress(lines, len(lines), "validating", min_total=PROGRESS_MIN_LINES), agr, where, declared,
-                         alignment)
+    with tracked(lines, len(lines), "validating", min_total=PROGRESS_MIN_LINES) as shown:
+        records = read_jsonl(shown, agr, where, declared, alignment)
     db = open_store(ctx, store, agreement, write=True)
-    ids = db.append(records, resolve(ctx, "monitor", monitor))
+    ids = _append(db, records, resolve(ctx, "monitor", monitor), where)
     typer.echo(f"{len(ids)}")
+
+
+def _append(db: Any, records: list[Any], monitor: str, where: str) -> list[str]:
+    """Append an import's records; an error the store locates at "line N" names the file too."""
+    from ..errors import ComplianceError
+
+    try:
+        return db.append(records, monitor)
+    except ComplianceError as error:
+        if error.where and error.where.startswith("line "):
+            number, _, field = error.where[5:].partition(": ")
+            raise type(error)(error.reason, f"{where}:{number}" + (f": {field}" if field else "")) from None
+        raise
 
 
 def _import_acled(ctx: typer.Context, file: str, agr: Any, declared: frozenset[str], sources: Any,
@@ -301,7 +314,7 @@ def _import_acled(ctx: typer.Context, file: str, agr: Any, declared: frozenset[s
     rows = read_acled(text, where, agr, rules, sources, declared, default_source_party)
     db = open_store(ctx, store, agreement, write=True)
     plan = plan_import(rows, db)
-    ids = db.append(plan.records, resolve(ctx, "monitor", monitor))
+    ids = _append(db, plan.records, resolve(ctx, "monitor", monitor), where)
     typer.echo(f"{len(ids)}")
     typer.echo(plan.summary(len(ids)), err=True)
 
