@@ -10,8 +10,8 @@ import yaml
 from pydantic import ValidationError
 
 from .agreement import Agreement
-from .errors import ClauseFileError, StoreError, UnknownReferenceError
-from .resources import clauses_dir
+from .errors import ClauseFileError, UnknownReferenceError
+from .resources import clauses_dir, read_small_text
 
 try:  # the C loader is much faster; both are safe loaders that never execute anything
     _SafeLoader: type = yaml.CSafeLoader
@@ -96,14 +96,7 @@ def parse_agreement(text: str, where: str) -> Agreement:
 
 
 def _read(path: Path) -> str:
-    try:
-        if path.stat().st_size > MAX_CLAUSE_FILE_BYTES:
-            raise ClauseFileError(f"larger than {MAX_CLAUSE_FILE_BYTES:,} bytes", str(path))
-        return path.read_text(encoding="utf-8")
-    except UnicodeDecodeError:
-        raise ClauseFileError("not UTF-8 text", str(path)) from None
-    except OSError as error:
-        raise StoreError(f"cannot read: {error.strerror or error}", str(path)) from None
+    return read_small_text(path, MAX_CLAUSE_FILE_BYTES, ClauseFileError)
 
 
 @lru_cache(maxsize=32)

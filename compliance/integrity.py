@@ -36,7 +36,7 @@ from .dates import format_utc, parse_utc
 from .errors import ComplianceError, IntegrityError, StoreError
 from .exchange import amendment_record, ending_record, retraction_record
 from .observation import parse_observation
-from .records import AMENDMENT, ENDING, OBSERVATION, RECORD_TYPES, RETRACTION, NewRecord, canonical_json, chain_hash, genesis_digest
+from .records import AMENDMENT, OBSERVATION, RECORD_TYPES, RETRACTION, NewRecord, canonical_json, chain_hash, genesis_digest
 from .store import SCHEMA_VERSION, Store, _derived
 
 # the derived columns of `records`, in `raw_rows` order after the stored fields

@@ -48,6 +48,15 @@ def clean_text(value: Any, field: str, limit: int = MAX_TEXT) -> str:
     return text
 
 
+def count_text(fields: dict[str, Any], dash: str = "-") -> str:
+    """How an observation's count reads: '1,960', '7,000-8,000', or '' when it has none."""
+    if "value" in fields:
+        return f"{fields['value']:,}"
+    if "low" in fields:
+        return f"{fields['low']:,}{dash}{fields['high']:,}"
+    return ""
+
+
 class ObservationFields(BaseModel):
     """The fields a monitor gives for an observation, checked for type and range (not yet for vocabulary)."""
 

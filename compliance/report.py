@@ -29,6 +29,7 @@ from .check import Snapshot, evaluate_snapshot, snapshot
 from .dates import format_utc, parse_day, today as today_in, utc_now
 from .errors import InputError, StoreError
 from .evidence import id_key
+from .observation import count_text
 from .periods import EVERY, Period, month_to_date, parse_period, series
 from .records import Record
 from .render import escape_markdown as esc
@@ -348,17 +349,9 @@ def _table(headers: list[str], rows: Iterable[list[str]]) -> list[str]:
     return lines
 
 
-def _count(body: dict) -> str:
-    if "value" in body:
-        return f"{body['value']:,}"
-    if "low" in body:
-        return f"{body['low']:,}–{body['high']:,}"
-    return ""
-
-
 def _what(body: dict) -> str:
     parts = [body.get("kind", "")]
-    for text in (body.get("subject"), _count(body)):
+    for text in (body.get("subject"), count_text(body, "–")):
         if text:
             parts.append(str(text))
     if body.get("supervised_by"):
@@ -545,7 +538,7 @@ def render_report(data: ReportData, *, generated_at: str) -> str:
     else:
         lines += [f"None reported dated from {period.start.isoformat()} to {data.as_of.isoformat()}.", ""]
     lines += _upcoming(data)
-    lines += [f"## Observations dated in the period", ""]
+    lines += ["## Observations dated in the period", ""]
     if data.in_period:
         lines += [f"{len(data.in_period):,} observations dated from {period.start.isoformat()} to "
                   f"{data.as_of.isoformat()}, as the log stands (corrections applied, retractions left out).", ""]

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from .errors import ComplianceError, StoreError
+
 _PACKAGE = Path(__file__).resolve().parent
 
 
@@ -21,3 +23,15 @@ def clauses_dir() -> Path:
 def sample_log() -> Path:
     """The bundled sample observation log (`observations/sample.jsonl` in the repository)."""
     return _data_dir("samples", "observations") / "sample.jsonl"
+
+
+def read_small_text(path: Path, max_bytes: int, error: type[ComplianceError]) -> str:
+    """Read a UTF-8 data file no larger than `max_bytes`; too large or not UTF-8 raises `error`, unreadable StoreError."""
+    try:
+        if path.stat().st_size > max_bytes:
+            raise error(f"larger than {max_bytes:,} bytes", str(path))
+        return path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise error("not UTF-8 text", str(path)) from None
+    except OSError as failure:
+        raise StoreError(f"cannot read: {failure.strerror or failure}", str(path)) from None

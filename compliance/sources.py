@@ -21,6 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationIn
 
 from .agreement import INDEPENDENT, PARTY_CODE
 from .errors import InputError, StoreError
+from .resources import read_small_text
 
 REGISTRY_ENV = "COMPLIANCE_SOURCES"
 REGISTRY_FILE = "sources.yaml"
@@ -166,14 +167,7 @@ def parse_registry(text: str, where: str) -> list[SourceEntry]:
 
 
 def _read(path: Path) -> str:
-    try:
-        if path.stat().st_size > MAX_REGISTRY_BYTES:
-            raise InputError(f"larger than {MAX_REGISTRY_BYTES:,} bytes", str(path))
-        return path.read_text(encoding="utf-8")
-    except UnicodeDecodeError:
-        raise InputError("not UTF-8 text", str(path)) from None
-    except OSError as error:
-        raise StoreError(f"cannot read: {error.strerror or error}", str(path)) from None
+    return read_small_text(path, MAX_REGISTRY_BYTES, InputError)
 
 
 def bundled_path() -> Path:

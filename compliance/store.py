@@ -50,10 +50,18 @@ CREATE INDEX IF NOT EXISTS records_recorded_at ON records (recorded_at);
 CREATE INDEX IF NOT EXISTS records_target ON records (target) WHERE target IS NOT NULL;
 CREATE INDEX IF NOT EXISTS records_amendments ON records (seq) WHERE type = 'amendment';
 CREATE INDEX IF NOT EXISTS records_endings ON records (seq) WHERE type = 'ending';
+"""
+_SUMMARY_SCHEMA = """
+CREATE TABLE IF NOT EXISTS evidence_signatures (
+    sig INTEGER PRIMARY KEY,
+    kind TEXT NOT NULL, actor TEXT NOT NULL, source_party TEXT NOT NULL, claim TEXT NOT NULL,
+    subject TEXT NOT NULL, sup TEXT NOT NULL, lo INTEGER NOT NULL, hi INTEGER NOT NULL,
+    UNIQUE (kind, actor, source_party, claim, subject, sup, lo, hi)
+);
 CREATE TABLE IF NOT EXISTS evidence_summary (
     day TEXT NOT NULL, kind TEXT NOT NULL, actor TEXT NOT NULL, source_party TEXT NOT NULL, claim TEXT NOT NULL,
     subject TEXT NOT NULL, sup TEXT NOT NULL, lo INTEGER NOT NULL, hi INTEGER NOT NULL, day_end TEXT NOT NULL,
-    n INTEGER NOT NULL,
+    n INTEGER NOT NULL, sig INTEGER NOT NULL,
     PRIMARY KEY (day, kind, actor, source_party, claim, subject, sup, lo, hi, day_end)
 ) WITHOUT ROWID;
 """
@@ -61,19 +69,31 @@ CREATE TABLE IF NOT EXISTS evidence_summary (
 # The evidence summary: the live observations of the log's latest state grouped as `evidence_groups` groups
 # them, kept up to date by every append (in the same transaction), so that a check of the current log reads
 # one row per group instead of grouping every observation. NULLs are stored as '' and -1 (which no
-# observation holds) so that the key is unique. meta 'summary' holds the chain head the summary is up to
+# observation holds) so that the key is unique. Each row also names its signature (every field but the
+# dates, in evidence_signatures: a few hundred or thousand), so that a check reads four columns a row
+# (day, sig, day_end, n), in key order. meta 'summary' holds "2:" and the chain head the summary is up to
 # date with; any other state of the log (an --as-recorded time before the last record, a log written by a
 # version that did not keep the summary) is grouped from the records themselves, exactly as before.
+_SUMMARY_FORMAT = "2:"
+_SIGNATURE = "kind, actor, source_party, claim, subject, sup, lo, hi"
 _GROUP_KEY = "day, kind, actor, source_party, claim, subject, sup, lo, hi, day_end"
 _STORED_KEY = ("day, kind, actor, source_party, claim, coalesce(subject, ''), coalesce(sup, ''), coalesce(lo, -1),"
                " coalesce(hi, -1), day_end")
-_SUMMARY_CHANGE = (f"INSERT INTO evidence_summary ({_GROUP_KEY}, n) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+_SUMMARY_CHANGE = (f"INSERT INTO evidence_summary ({_GROUP_KEY}, n, sig) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
                    " ON CONFLICT DO UPDATE SET n = n + excluded.n")
 _INSERT = ("INSERT INTO records (seq, id, type, body, recorded_at, recorded_by, prev_hash, hash, kind, actor, day,"
            " day_end, source_party, claim, subject, sup, lo, hi, target) VALUES"
            " (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
-_SUMMARY_REBUILD = (f"INSERT INTO evidence_summary ({_GROUP_KEY}, n) SELECT {_STORED_KEY}, count(*) FROM records"
-                    f" WHERE type = 'observation' AND ended_by IS NULL GROUP BY {_GROUP_KEY}")
+_SIGNATURES_REBUILD = (f"INSERT INTO evidence_signatures ({_SIGNATURE}) SELECT DISTINCT kind, actor, source_party, claim,"
+                       " coalesce(subject, ''), coalesce(sup, ''), coalesce(lo, -1), coalesce(hi, -1) FROM records"
+                       " WHERE type = 'observation' AND ended_by IS NULL")
+_SUMMARY_REBUILD = (f"INSERT INTO evidence_summary ({_GROUP_KEY}, n, sig) SELECT r.day, r.kind, r.actor, r.source_party,"
+                    " r.claim, g.subject, g.sup, g.lo, g.hi, r.day_end, count(*), g.sig FROM records r"
+                    " JOIN evidence_signatures g ON g.kind = r.kind AND g.actor = r.actor AND g.source_party = r.source_party"
+                    " AND g.claim = r.claim AND g.subject = coalesce(r.subject, '') AND g.sup = coalesce(r.sup, '')"
+                    " AND g.lo = coalesce(r.lo, -1) AND g.hi = coalesce(r.hi, -1)"
+                    " WHERE r.type = 'observation' AND r.ended_by IS NULL"
+                    " GROUP BY r.day, r.kind, r.actor, r.source_party, r.claim, g.subject, g.sup, g.lo, g.hi, r.day_end")
 _LIVE_AT = "type = 'observation' AND seq <= ? AND (ended_by IS NULL OR ended_by > ?)"
 # literal terms, so that SQLite can use the partial indexes of amendments and endings
 _TYPE_TERM = {AMENDMENT: "'amendment'", ENDING: "'ending'"}
@@ -288,8 +308,9 @@ class Store:
                 self._db.execute("INSERT OR IGNORE INTO meta VALUES ('agreement', ?)", (self.agreement.id,))
                 self._db.execute("INSERT OR IGNORE INTO meta VALUES ('schema', ?)", (SCHEMA_VERSION,))
                 self._db.execute("INSERT OR IGNORE INTO meta VALUES ('last_number', '0')")
-                if self._db.execute("SELECT 1 FROM meta WHERE key = 'summary'").fetchone() is None:
-                    self._rebuild_summary()
+                marker = self._db.execute("SELECT value FROM meta WHERE key = 'summary'").fetchone()
+                if marker is None or not marker[0].startswith(_SUMMARY_FORMAT):
+                    self._rebuild_summary()  # a new store, or one kept by a version without this summary
                 self._db.execute("COMMIT")
             except BaseException:
                 self._db.execute("ROLLBACK")
@@ -346,7 +367,7 @@ class Store:
         seq, prev_hash, prev_at = last if last else (0, genesis_digest(self.agreement.id), "")
         meta = dict(db.execute("SELECT key, value FROM meta WHERE key IN ('last_number', 'record_count', 'summary')"))
         number = int(meta["last_number"])
-        summary = meta.get("summary") == prev_hash  # up to date: keep it so; else rebuild it at the end
+        summary = meta.get("summary") == _SUMMARY_FORMAT + prev_hash  # up to date: keep it so; else rebuild it at the end
         now = format_utc(utc_now())
         next_amendment = self._next_number(AMENDMENT)
         next_ending = self._next_number(ENDING)
@@ -420,7 +441,9 @@ class Store:
             ids.append(record_id)
         self._insert(pending)
         if summary:
-            db.executemany(_SUMMARY_CHANGE, [(*key, delta) for key, delta in deltas.items() if delta])
+            signatures: dict[tuple[Any, ...], int] = {}
+            db.executemany(_SUMMARY_CHANGE, [(*key, delta, self._signature(key[1:9], signatures))
+                                             for key, delta in deltas.items() if delta])
         db.execute("UPDATE meta SET value = ? WHERE key = 'last_number'", (str(max(number, seq)),))
         # the record count and chain head, in the same transaction: verify compares them with the log's end
         if "record_count" in meta:  # every record of the batch was inserted, or the transaction fails
@@ -429,7 +452,7 @@ class Store:
             count = db.execute("SELECT count(*) FROM records").fetchone()[0]
         db.execute("INSERT OR REPLACE INTO meta VALUES ('record_count', ?), ('head', ?)", (str(count), prev_hash))
         if summary:
-            db.execute("INSERT OR REPLACE INTO meta VALUES ('summary', ?)", (prev_hash,))
+            db.execute("INSERT OR REPLACE INTO meta VALUES ('summary', ?)", (_SUMMARY_FORMAT + prev_hash,))
         else:
             self._rebuild_summary()
         return ids
@@ -454,14 +477,29 @@ class Store:
             db.execute("RELEASE rows")
         pending.clear()
 
+    def _signature(self, fields: tuple[Any, ...], known: dict[tuple[Any, ...], int]) -> int:
+        """The evidence signature number of (kind, actor, source_party, claim, subject, sup, lo, hi), stored
+        ('' and -1 for NULLs), made when new."""
+        sig = known.get(fields)
+        if sig is None:
+            row = self._db.execute(f"SELECT sig FROM evidence_signatures WHERE ({_SIGNATURE}) = (?, ?, ?, ?, ?, ?, ?, ?)",
+                                   fields).fetchone()
+            sig = known[fields] = row[0] if row else self._db.execute(
+                f"INSERT INTO evidence_signatures ({_SIGNATURE}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)", fields).lastrowid
+        return sig
+
     def _rebuild_summary(self) -> None:
         """Group the live observations into the evidence summary afresh (inside a write transaction)."""
         db = self._db
-        db.execute("DELETE FROM evidence_summary")
+        db.execute("DROP TABLE IF EXISTS evidence_summary")
+        db.execute("DROP TABLE IF EXISTS evidence_signatures")
+        for statement in filter(str.strip, _SUMMARY_SCHEMA.split(";")):
+            db.execute(statement)
+        db.execute(_SIGNATURES_REBUILD)
         db.execute(_SUMMARY_REBUILD)
         last = db.execute("SELECT hash FROM records ORDER BY seq DESC LIMIT 1").fetchone()
         db.execute("INSERT OR REPLACE INTO meta VALUES ('summary', ?)",
-                   (last[0] if last else genesis_digest(self.agreement.id),))
+                   (_SUMMARY_FORMAT + (last[0] if last else genesis_digest(self.agreement.id)),))
 
     def _restore_fields(self, record: NewRecord, seq: int, prev_at: str) -> tuple[str, str, str]:
         if record.id is None or record.recorded_at is None or record.recorded_by is None:
@@ -529,15 +567,21 @@ class Store:
         try:
             last = db.execute("SELECT seq, hash FROM records ORDER BY seq DESC LIMIT 1").fetchone()
             marker = db.execute("SELECT value FROM meta WHERE key = 'summary'").fetchone()
-            if last is not None and tuple(last) == tuple(head) and marker is not None and marker[0] == head.digest:
+            if (last is not None and tuple(last) == tuple(head) and marker is not None
+                    and marker[0] == _SUMMARY_FORMAT + head.digest):
                 ids = GroupIds(db, head, day)
                 days = _DAYS
-                return [Row(kind, actor, days.get(d) or _day(d), days.get(day_end) or _day(day_end), party, claim,
-                            subject, sup, lo, hi, n, ids)
-                        for d, kind, actor, party, claim, subject, sup, lo, hi, day_end, n in db.execute(
-                            "SELECT day, kind, actor, source_party, claim, NULLIF(subject, ''), NULLIF(sup, ''),"
-                            " NULLIF(lo, -1), NULLIF(hi, -1), day_end, n FROM evidence_summary WHERE day <= ? AND n > 0",
-                            (day,))]
+                signatures = {row[0]: row[1:] for row in db.execute(
+                    "SELECT sig, kind, actor, source_party, claim, NULLIF(subject, ''), NULLIF(sup, ''), NULLIF(lo, -1),"
+                    " NULLIF(hi, -1) FROM evidence_signatures")}
+                rows = []
+                append = rows.append
+                for d, sig, day_end, n in db.execute(
+                        "SELECT day, sig, day_end, n FROM evidence_summary WHERE day <= ? AND n > 0", (day,)):
+                    kind, actor, party, claim, subject, sup, lo, hi = signatures[sig]
+                    append(Row(kind, actor, days.get(d) or _day(d), days.get(day_end) or _day(day_end), party, claim,
+                               subject, sup, lo, hi, n, ids))
+                return rows
             return [Row(kind, actor, _day(d), _day(day_end), party, claim, subject, sup, lo, hi, n, seqs)
                     for kind, actor, d, day_end, party, claim, subject, sup, lo, hi, n, seqs in db.execute(
                         f"SELECT kind, actor, day, day_end, source_party, claim, subject, sup, lo, hi, count(*),"
@@ -557,8 +601,16 @@ class Store:
             return None
         if marker is None:
             return None
-        if db.execute("SELECT 1 FROM sqlite_schema WHERE name = 'evidence_summary'").fetchone() is None:
+        if not marker[0].startswith(_SUMMARY_FORMAT):
+            return None  # kept by an earlier version: never read, rebuilt on the next write
+        tables = {row[0] for row in db.execute("SELECT name FROM sqlite_schema WHERE name LIKE 'evidence_%'")}
+        if not {"evidence_summary", "evidence_signatures"} <= tables:
             return "meta names an evidence summary but the store has none"
+        odd = db.execute(f"SELECT count(*) FROM evidence_summary e LEFT JOIN evidence_signatures g ON g.sig = e.sig"
+                         f" WHERE g.sig IS NULL OR ({', '.join('e.' + c for c in _SIGNATURE.split(', '))})"
+                         f" IS NOT ({', '.join('g.' + c for c in _SIGNATURE.split(', '))})").fetchone()[0]
+        if odd:
+            return f"the evidence summary does not match its signatures ({odd} rows name another signature)"
         stored = set(db.execute(f"SELECT {_GROUP_KEY}, n FROM evidence_summary WHERE n != 0"))
         fresh = set(db.execute(f"SELECT {_STORED_KEY}, count(*) FROM records WHERE type = 'observation'"
                                f" AND ended_by IS NULL GROUP BY {_GROUP_KEY}"))

@@ -26,6 +26,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from .agreement import Agreement
 from .check import evaluate_snapshot, snapshot
 from .errors import ComplianceError
+from .observation import count_text
 from .records import canonical_json
 from .render import escape_markdown
 from .scenario import ResolvedScenario, Scenario, load_scenario, parse_scenario, resolve_scenario
@@ -162,14 +163,6 @@ def whatif(scenario: Scenario | Mapping[str, Any] | str | Path, *, store: Store 
 
 # ---- rendering -------------------------------------------------------------------------------------
 
-def _count(fields: dict[str, Any]) -> str:
-    if "value" in fields:
-        return f", {fields['value']:,}"
-    if "low" in fields:
-        return f", {fields['low']:,}-{fields['high']:,}"
-    return ""
-
-
 def scenario_summary(normal: dict[str, Any]) -> list[str]:
     """One line per scenario change, in words (the header of the table and markdown forms)."""
     lines = []
@@ -177,9 +170,10 @@ def scenario_summary(normal: dict[str, Any]) -> list[str]:
     for item in added[:MAX_LISTED]:
         subject = f" ({item['subject']})" if item.get("subject") else ""
         claim = " denies" if item.get("claim") == "denies" else ""
+        count = f", {count_text(item)}" if count_text(item) else ""
         lines.append(f"added {item['id']}: {item['kind']}{subject} by {item['actor']}{claim}, {item['date']}"
                      f"{' to ' + item['date_end'] if item.get('date_end') else ''}"
-                     f"{_count(item)}; source {item['source']} ({item['source_party']})")
+                     f"{count}; source {item['source']} ({item['source_party']})")
     if len(added) > MAX_LISTED:
         lines.append(f"added {len(added) - MAX_LISTED:,} more hypothetical observations")
     if normal.get("exclude"):

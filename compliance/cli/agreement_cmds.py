@@ -106,7 +106,7 @@ def clauses_show(
     lines += ["", f"terms in force on {snap.as_of.isoformat()}:"]
     for name, term in state.terms[ob.id].items():
         clause = ob.terms[name]
-        extra = f" (inclusive)" if clause.inclusive else (" (exclusive)" if clause.inclusive is False else "")
+        extra = " (inclusive)" if clause.inclusive else (" (exclusive)" if clause.inclusive is False else "")
         lines.append(f"  {name}: {_value(term.value)}{extra}; text: \"{clause.quote}\"")
         if clause.interpretation:
             lines.append(f"    reading: {clause.interpretation}")

@@ -341,14 +341,6 @@ def export(ctx: typer.Context, store: Optional[str] = StoreOption, agreement: Op
         out.write(line + "\n")
 
 
-def _count_text(body: dict[str, Any]) -> str:
-    if "value" in body:
-        return f"{body['value']:,}"
-    if "low" in body:
-        return f"{body['low']:,}-{body['high']:,}"
-    return ""
-
-
 @observe_app.command("list")
 @handles_errors
 def list_(
@@ -367,6 +359,8 @@ def list_(
     """
     from tabulate import tabulate
 
+    from ..observation import count_text
+
     db = open_store(ctx, store, agreement)
     tz = db.agreement.tz
     records = db.live_observations(db.head(), kind=kind, actor=actor, since=parse_date_option(since, "--since", tz),
@@ -377,7 +371,7 @@ def list_(
         for r in records:
             typer.echo(json.dumps(r.export(), ensure_ascii=False))
     else:
-        rows = [(r.id, r.body["date"], r.body["kind"], r.body["actor"], r.body.get("subject", ""), _count_text(r.body),
+        rows = [(r.id, r.body["date"], r.body["kind"], r.body["actor"], r.body.get("subject", ""), count_text(r.body),
                  r.body.get("claim", "affirms"), r.body["source"], r.body["source_party"], r.body.get("method", ""))
                 for r in records]
         typer.echo(tabulate(rows, headers=["id", "date", "kind", "actor", "subject", "count", "claim", "source",
