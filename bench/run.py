@@ -137,8 +137,11 @@ def log_for(size: int, seed: int, work: Path) -> Path:
     version = hashlib.sha256((HERE / "gen.py").read_bytes()).hexdigest()[:8]
     path = work / f"log-{size}-{seed}-{version}.jsonl"
     if not path.exists():
+        # in a child process: this process stays small, and a child's peak RSS starts from its parent's
+        # (Linux counts the parent's high-water mark at fork), so generating here would inflate every figure
         started = time.perf_counter()
-        gen.write_log(path.with_suffix(".tmp"), size, seed)
+        subprocess.run([sys.executable, str(HERE / "gen.py"), "--size", str(size), "--seed", str(seed),
+                        "--out", str(path.with_suffix(".tmp"))], check=True)
         path.with_suffix(".tmp").rename(path)
         print(f"  generated {path.name} in {time.perf_counter() - started:.1f} s", flush=True)
     return path

@@ -173,18 +173,25 @@ class Head(NamedTuple):
     digest: str
 
 
-def _derived(record: NewRecord) -> dict[str, Any]:
+_DERIVED = ("kind", "actor", "day", "day_end", "source_party", "claim", "subject", "sup", "lo", "hi")
+_NOT_DERIVED = (None,) * len(_DERIVED)
+
+
+def _derived_values(record: NewRecord) -> tuple[Any, ...]:
+    """The derived columns of a record, in _DERIVED order (all None for records other than observations)."""
     obs = record.observation
     if obs is None:
-        return {}
+        return _NOT_DERIVED
     fields = obs.fields
     sup = fields.get("supervised_by")
-    return {
-        "kind": fields["kind"], "actor": fields["actor"], "day": obs.day.isoformat(),
-        "day_end": obs.day_end.isoformat(), "source_party": fields["source_party"],
-        "claim": fields.get("claim", "affirms"), "subject": fields.get("subject"),
-        "sup": sup.strip().upper() if sup else None, "lo": obs.lo, "hi": obs.hi,
-    }
+    return (fields["kind"], fields["actor"], obs.day.isoformat(), obs.day_end.isoformat(), fields["source_party"],
+            fields.get("claim", "affirms"), fields.get("subject"), sup.strip().upper() if sup else None, obs.lo, obs.hi)
+
+
+def _derived(record: NewRecord) -> dict[str, Any]:
+    if record.observation is None:
+        return {}
+    return dict(zip(_DERIVED, _derived_values(record)))
 
 
 # json.dumps(s, ensure_ascii=False) and records.canonical_json, with their encoders made once, not per call
@@ -212,12 +219,11 @@ def _quoted(value: str) -> str:
     return _json_text(value)
 
 
-def _summary_key(derived: dict[str, Any]) -> tuple[Any, ...]:
-    """An observation's evidence-summary key (NULLs as '' and -1)."""
-    lo, hi = derived["lo"], derived["hi"]
-    return (derived["day"], derived["kind"], derived["actor"], derived["source_party"], derived["claim"],
-            derived["subject"] or "", derived["sup"] or "", -1 if lo is None else lo, -1 if hi is None else hi,
-            derived["day_end"])
+def _summary_key(derived: tuple[Any, ...]) -> tuple[Any, ...]:
+    """An observation's evidence-summary key (NULLs as '' and -1), from its _derived_values."""
+    kind, actor, day, day_end, source_party, claim, subject, sup, lo, hi = derived
+    return (day, kind, actor, source_party, claim, subject or "", sup or "", -1 if lo is None else lo,
+            -1 if hi is None else hi, day_end)
 
 
 def _retry_busy(action: Callable[[], Any]) -> Any:
@@ -376,10 +382,9 @@ class Store:
         ids: list[str] = []
         # rows are inserted a few thousand at a time (before any query that must see them), and the
         # evidence summary changes once per group at the end
-        pending: list[tuple[tuple[Any, ...], str, str | None]] = []
+        pending: list[tuple[tuple[Any, ...], str, int | None]] = []
         deltas: dict[tuple[Any, ...], int] = {}
         for record in records:
-            where = f"line {record.line}" if record.line is not None else None
             if record.target is not None:
                 self._insert(pending)  # its target may be among them
             try:
@@ -411,18 +416,16 @@ class Store:
                 digest = _chain_hash(prev_hash, record_id, record.type, body_json, at, by)
                 if restore and record.hash is not None and record.hash != digest:
                     raise IntegrityError(f"hash does not match the rebuilt chain (expected {digest})", "hash")
-                derived = _derived(record)
-                pending.append(((new_seq, record_id, record.type, body_json, at, by, prev_hash, digest,
-                                 derived.get("kind"), derived.get("actor"), derived.get("day"), derived.get("day_end"),
-                                 derived.get("source_party"), derived.get("claim"), derived.get("subject"),
-                                 derived.get("sup"), derived.get("lo"), derived.get("hi"), record.target), record_id, where))
+                derived = _derived_values(record)
+                pending.append(((new_seq, record_id, record.type, body_json, at, by, prev_hash, digest, *derived,
+                                 record.target), record_id, record.line))
                 if summary and record.type == OBSERVATION:
                     key = _summary_key(derived)
                     deltas[key] = deltas.get(key, 0) + 1
             except Exception as error:
                 self._insert(pending)  # an earlier line's duplicate ID is the first error, as before
-                if isinstance(error, InputError):
-                    raise error.located(where) if where else error
+                if isinstance(error, InputError) and record.line is not None:
+                    raise error.located(f"line {record.line}")
                 raise
             if record.target is not None or len(pending) >= 5000:
                 self._insert(pending)
@@ -457,8 +460,8 @@ class Store:
             self._rebuild_summary()
         return ids
 
-    def _insert(self, pending: list[tuple[tuple[Any, ...], str, str | None]]) -> None:
-        """Insert pending rows (row, record ID, line) together; empties `pending`. A duplicate ID raises
+    def _insert(self, pending: list[tuple[tuple[Any, ...], str, int | None]]) -> None:
+        """Insert pending rows (row, record ID, line number) together; empties `pending`. A duplicate ID raises
         InputError naming its record and line, as a one-by-one insert would."""
         if not pending:
             return
@@ -468,11 +471,12 @@ class Store:
             db.executemany(_INSERT, [row for row, _, _ in pending])
         except sqlite3.IntegrityError:
             db.execute("ROLLBACK TO rows")
-            for row, record_id, where in pending:
+            for row, record_id, line in pending:
                 try:
                     db.execute(_INSERT, row)
                 except sqlite3.IntegrityError:
-                    raise InputError(f"record ID {record_id} is already in the log", where or "id") from None
+                    raise InputError(f"record ID {record_id} is already in the log",
+                                     f"line {line}" if line is not None else "id") from None
         finally:
             db.execute("RELEASE rows")
         pending.clear()

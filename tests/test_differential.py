@@ -282,7 +282,7 @@ FIELD_NAMES = st.sampled_from(["kind", "date", "actor", "source", "source_party"
                                "notes", "external_id", "other"])
 
 
-@settings(max_examples=300, derandomize=True, deadline=None)
+@settings(max_examples=200, derandomize=True, deadline=None)
 @given(st.dictionaries(FIELD_NAMES, VALUES, max_size=8), observations())
 def test_plain_fields_are_what_pydantic_gives(extra, base):
     """observation._plain_fields (the common case, without pydantic) gives what ObservationFields gives, or
@@ -305,7 +305,7 @@ def test_plain_fields_are_what_pydantic_gives(extra, base):
         assert _plain_fields(extra) is None
 
 
-@settings(max_examples=200, derandomize=True, deadline=None)
+@settings(max_examples=100, derandomize=True, deadline=None)
 @given(st.dictionaries(st.text(max_size=8), st.one_of(TEXT, st.integers(), st.floats(allow_nan=False, allow_infinity=False),
                                                       st.lists(TEXT, max_size=2)), max_size=6),
        TEXT, st.sampled_from(["observation", "retraction", "amendment", "ending"]), TEXT)
