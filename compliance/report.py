@@ -319,15 +319,13 @@ def caps_panels(store: Store, snap: Snapshot, data: ReportData) -> list[CapPanel
                               if a.obligation == ob.id and a.term == "limit" and a.agreed_on <= data.as_of),
                              key=lambda a: (a.agreed_on, int(a.id.rsplit("-A", 1)[1]))):
             steps.append((max(change.agreed_on, agreement.in_force_day), int(change.value)))
-        points = []
-        for record in store.live_observations(snap.head, kind=ob.rule.kind, until=data.as_of):
-            body = record.body
-            if body["actor"] not in ob.bearers or body.get("claim", "affirms") != "affirms":
+        points = []  # from the snapshot's rows: one point per day, source alignment and count, no record read
+        for row in snap.rows:
+            if (row.kind != ob.rule.kind or row.day > data.as_of or row.actor not in ob.bearers
+                    or row.claim != "affirms" or row.lo is None):
                 continue
-            low, high = body.get("value", body.get("low")), body.get("value", body.get("high"))
-            if low is None:
-                continue
-            points.append((record.day, int(low), int(high), alignment(agreement, body["source_party"])))
+            points.append((row.day, int(row.lo), int(row.hi), alignment(agreement, row.source_party)))
+        points.sort(key=lambda point: (point[0], point[1], point[2], point[3]))
         panels.append(CapPanel(f"{ob.id}: {ob.rule.kind} ({', '.join(ob.bearers)})", term.unit or "count", steps, points))
     return panels
 
@@ -405,9 +403,19 @@ def evidence_row(agreement: Agreement, record: Record) -> list[str]:
             _notes(body)]
 
 
-def _records_table(agreement: Agreement, records: list[Record]) -> list[str]:
+MAX_TABLE_ROWS = 500  # a longer list of observations is no longer read by anyone: the rest is counted
+
+
+def _records_table(agreement: Agreement, records: list[Record], start: dt.date | None = None,
+                   end: dt.date | None = None) -> list[str]:
+    """An evidence table; a period's list (with `start` and `end`) stops after MAX_TABLE_ROWS and counts the rest."""
     ordered = sorted(records, key=lambda r: (r.day or dt.date.min, id_key(r.id)))
-    return _table(EVIDENCE_HEADERS, (evidence_row(agreement, r) for r in ordered))
+    limit = MAX_TABLE_ROWS if start is not None and end is not None else len(ordered)
+    lines = _table(EVIDENCE_HEADERS, (evidence_row(agreement, r) for r in ordered[:limit]))
+    if len(ordered) > limit:
+        lines += ["", f"The first {limit:,} by date are shown; {len(ordered) - limit:,} more are in the log "
+                      f"(`compliance observe list --since {start.isoformat()} --until {end.isoformat()}`)."]
+    return lines
 
 
 def _ids(result: ObligationResult) -> str:
@@ -534,7 +542,7 @@ def render_report(data: ReportData, *, generated_at: str) -> str:
               "Reported incidents that no obligation reads (for this agreement, ceasefire breaches on the "
               "state border, which point 1 does not cover). They bear on no verdict.", ""]
     if data.outside_scope:
-        lines += _records_table(agreement, data.outside_scope) + [""]
+        lines += _records_table(agreement, data.outside_scope, period.start, data.as_of) + [""]
     else:
         lines += [f"None reported dated from {period.start.isoformat()} to {data.as_of.isoformat()}.", ""]
     lines += _upcoming(data)
@@ -542,7 +550,7 @@ def render_report(data: ReportData, *, generated_at: str) -> str:
     if data.in_period:
         lines += [f"{len(data.in_period):,} observations dated from {period.start.isoformat()} to "
                   f"{data.as_of.isoformat()}, as the log stands (corrections applied, retractions left out).", ""]
-        lines += _records_table(agreement, data.in_period) + [""]
+        lines += _records_table(agreement, data.in_period, period.start, data.as_of) + [""]
     else:
         lines += [f"None dated from {period.start.isoformat()} to {data.as_of.isoformat()}.", ""]
     lines += _vocabulary()

@@ -335,3 +335,21 @@ def test_as_of_report_title(agreement, tmp_path):
     (path, *_rest) = write_reports(fixture_store(agreement), tmp_path, as_of=dt.date(2021, 7, 15), today=TODAY,
                                    charts=False)
     assert path.read_text(encoding="utf-8").splitlines()[1] == "# nov-10-2020: compliance report as of 2021-07-15"
+
+
+def test_a_long_period_list_is_cut_at_500_rows_and_counts_the_rest(tmp_path):
+    from compliance.clauses import load_agreement
+    from compliance.exchange import observation_record
+    from compliance.report import write_reports
+    from compliance.store import Store
+
+    agreement = load_agreement("nov-10-2020")
+    store = Store.memory(agreement)
+    store.append([observation_record({"kind": "ceasefire.breach", "date": f"2021-07-{1 + n % 28:02d}", "actor": "AZ",
+                                      "source": f"report {n}", "source_party": "AM"}, agreement) for n in range(503)], "t")
+    (path, *_rest) = write_reports(store, tmp_path, period="2021-07", charts=False)
+    text = path.read_text(encoding="utf-8")
+    section = text.split("## Observations dated in the period", 1)[1]
+    assert "503 observations dated from 2021-07-01 to 2021-07-31" in section
+    assert sum(1 for line in section.splitlines() if line.startswith("| ") and "ceasefire.breach" in line) == 500
+    assert "3 more are in the log (`compliance observe list --since 2021-07-01 --until 2021-07-31`)" in section
