@@ -1,20 +1,26 @@
-"""The clause catalogue: an agreement encoded as data (quoted text beside each machine-checkable term)."""
+"""The clause catalogue: an agreement encoded as data (quoted text beside each machine-checkable term).
+
+An obligation's `rule` is written in the clause language (`compliance/language.py`, docs/authoring.md):
+a template with parameters, or a rule written out.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
 import re
 from functools import cached_property
-from typing import Annotated, Literal, Union
+from typing import Any, Literal, Optional, Union
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationInfo, field_validator, model_validator
 
 from .dates import EARLIEST_YEAR, LATEST_YEAR, parse_moment, zone
 from .errors import InputError
+from .language import RuleBody, Template, bundled_templates, resolve_rule
 
 PARTY_CODE = r"^[A-Z][A-Z0-9-]{1,15}$"
 _PARTY_RE = re.compile(PARTY_CODE)
 INDEPENDENT = "independent"
+LINK = re.compile(r"^[a-z0-9][a-z0-9._-]*/[A-Za-z0-9][A-Za-z0-9._-]*$")
 
 
 class Strict(BaseModel):
@@ -34,10 +40,25 @@ class Strict(BaseModel):
 # (a renewal period of 0 years would never end; huge ones leave the calendar)
 TERM_RANGES = {"period_years": (1, 100), "notice_months": (0, 1200)}
 
+TermValue = Union[bool, int, float, dt.datetime, dt.date]
 
-def check_term_value(name: str, value: dt.date | int) -> None:
-    """Raise ValueError when an integer term is negative or outside the range the engine computes with."""
+
+def term_type(value: TermValue) -> str:
+    """The type of a term value: 'date', 'moment', 'count' (a whole number), 'number' or 'flag'."""
+    if isinstance(value, bool):
+        return "flag"
+    if isinstance(value, dt.datetime):
+        return "moment"
     if isinstance(value, dt.date):
+        return "date"
+    if isinstance(value, int):
+        return "count"
+    return "number"
+
+
+def check_term_value(name: str, value: TermValue) -> None:
+    """Raise ValueError when an integer term is negative or outside the range the engine computes with."""
+    if term_type(value) != "count":
         return
     low, high = TERM_RANGES.get(name, (0, None))
     if value < low or (high is not None and value > high):
@@ -50,8 +71,8 @@ class TextVersion(Strict):
     title: str
     publisher: str
     language: str = "en"
-    published: dt.date | None = None
-    url: str | None = None
+    published: Optional[dt.date] = None
+    url: Optional[str] = None
 
 
 class Variant(Strict):
@@ -69,87 +90,63 @@ class QuotedText(Strict):
     variants: list[Variant] = []
 
 
+AttributeType = Literal["integer", "number", "string", "boolean"]
+
+
+class AttributeSpec(Strict):
+    """An attribute an observation of a kind may carry (`attributes: {name: value}`)."""
+
+    type: AttributeType
+    unit: Optional[str] = None
+    description: str = ""
+    required: bool = False
+
+
 class KindSpec(Strict):
     """An observation kind of the agreement's vocabulary."""
 
     description: str
     count: Literal["none", "required", "optional"] = "none"
-    window_days: int | None = Field(default=None, ge=0, le=3660)
-    subjects: list[str] | None = None
-    default_subject: str | None = None
+    window_days: Optional[int] = Field(default=None, ge=0, le=3660)
+    subjects: Optional[list[str]] = None
+    default_subject: Optional[str] = None
     subject_required: bool = False
+    attributes: dict[str, AttributeSpec] = {}
+
+    @field_validator("attributes")
+    @classmethod
+    def _attribute_names(cls, value: dict[str, AttributeSpec]) -> dict[str, AttributeSpec]:
+        for name in value:
+            if not re.match(r"^[a-z][a-z0-9_]*$", name):
+                raise ValueError(f"attribute name {name!r} must be lower case letters, digits and '_'")
+        return value
+
+
+class TermVariant(Strict):
+    """Another reading of a term, as another version words it (a what-if can take it)."""
+
+    version: str
+    quote: str
+    value: Optional[TermValue] = None
+    inclusive: Optional[bool] = None
+    interpretation: Optional[str] = None
 
 
 class Term(Strict):
     """A machine-checkable term with the words it encodes (OpenFisca style: a dated value beside its text)."""
 
-    value: dt.date | int
+    value: TermValue
     quote: str
     version: str
-    inclusive: bool | None = None
-    unit: str | None = None
-    interpretation: str | None = None
+    inclusive: Optional[bool] = None
+    unit: Optional[str] = None
+    interpretation: Optional[str] = None
+    variants: list[TermVariant] = []
 
-
-class ProhibitionRule(Strict):
-    """No observation of `kind` (optionally about `subject`) by the bearer: any is breach evidence."""
-
-    shape: Literal["prohibition"]
-    kind: str
-    subject: str | None = None
-
-
-class CapRule(Strict):
-    """Counts of `kind` by the bearer must stay within the term `limit`."""
-
-    shape: Literal["cap"]
-    kind: str
-
-
-class DeadlineRule(Strict):
-    """A fulfilment event of `kind` (about `subject`) must happen on or before the term `deadline`."""
-
-    shape: Literal["deadline"]
-    kind: str
-    subject: str | None = None
-
-
-class EstablishmentRule(Strict):
-    """Something must come to exist: `pending` until an observation of `kind` shows it."""
-
-    shape: Literal["establishment"]
-    kind: str
-    supervised_by: str | None = None
-
-
-class LinkedSeriesRule(Strict):
-    """`pending` until the first `trigger_kind` observation; from then a prohibition on `kind`."""
-
-    shape: Literal["linked-series"]
-    trigger_kind: str
-    kind: str
-
-
-class TermRenewalRule(Strict):
-    """A term from `start` of `period_years`, renewed automatically unless a Party gives notice in time."""
-
-    shape: Literal["term-renewal"]
-    kind: str
-
-
-Rule = Annotated[
-    Union[ProhibitionRule, CapRule, DeadlineRule, EstablishmentRule, LinkedSeriesRule, TermRenewalRule],
-    Field(discriminator="shape"),
-]
-
-REQUIRED_TERMS: dict[str, tuple[str, ...]] = {
-    "prohibition": (),
-    "cap": ("limit",),
-    "deadline": ("deadline",),
-    "establishment": (),
-    "linked-series": (),
-    "term-renewal": ("start", "period_years", "notice_months"),
-}
+    @property
+    def type(self) -> str:
+        """'date', 'moment', 'count', 'number' or 'flag'."""
+        return term_type(self.value)
 
 
 class Obligation(Strict):
@@ -158,34 +155,91 @@ class Obligation(Strict):
     id: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
     point: int = Field(ge=1)
     title: str
-    bearers: list[str] = Field(min_length=1)
+    bearers: list[str] = []
     joint: bool = False
     text: QuotedText
-    rule: Rule
+    rule: RuleBody
     terms: dict[str, Term] = {}
-    interpretation: str | None = None
+    interpretation: Optional[str] = None
+    implements: list[str] = []
+    reaffirms: list[str] = []
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_bearer(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "bearer" in data:
+            if data["bearer"] is not None or "bearers" in data:
+                raise ValueError("use `bearers: [CODE, ...]`, or `bearer: null` for an obligation that names no bearer")
+            data = {key: value for key, value in data.items() if key != "bearer"}
+            data["bearers"] = []
+        return data
+
+    @field_validator("rule", mode="before")
+    @classmethod
+    def _rule(cls, value: Any, info: ValidationInfo) -> Any:
+        templates = (info.context or {}).get("templates") or bundled_templates()
+        return resolve_rule(value, templates)
+
+    @field_validator("implements", "reaffirms")
+    @classmethod
+    def _links(cls, value: list[str]) -> list[str]:
+        for link in value:
+            if not LINK.match(link):
+                raise ValueError(f"{link!r} is not AGREEMENT/OBLIGATION (such as nov-10-2020/P9-transport-links)")
+        return value
 
     @model_validator(mode="after")
     def _terms_fit_rule(self) -> "Obligation":
-        missing = [name for name in REQUIRED_TERMS[self.rule.shape] if name not in self.terms]
-        if missing:
-            raise ValueError(f"a {self.rule.shape} rule needs the term(s) {', '.join(missing)}")
+        for name in sorted(self.rule.term_names()):
+            if name not in self.terms:
+                raise ValueError(f"the rule reads the term {name!r}, which the obligation does not give "
+                                 f"(terms: {', '.join(self.terms) or 'none'})")
+        for name, deadline in self.rule.deadlines.items():
+            if deadline.term is not None and self.terms[deadline.term].type not in ("date", "moment"):
+                raise ValueError(f"term {deadline.term!r} must be a date (deadline {name!r} reads it)")
+            if deadline.term is not None and not deadline.exact and self.terms[deadline.term].inclusive is None \
+                    and deadline.inclusive is None:
+                raise ValueError(f"deadline term {deadline.term!r} must say whether its date is inclusive (inclusive: true/false)")
+        if self.rule.periods is not None:
+            periods = self.rule.periods
+            if self.terms[periods.start].type not in ("date", "moment"):
+                raise ValueError(f"term {periods.start!r} must be a date")
+            for name in (periods.years, periods.notice_months):
+                if self.terms[name].type != "count":
+                    raise ValueError(f"term {name!r} must be an integer")
+        if self.rule.starts is not None and self.terms[self.rule.starts].type not in ("date", "moment"):
+            raise ValueError(f"term {self.rule.starts!r} must be a date or a moment (the rule starts from it)")
         for name, term in self.terms.items():
-            if name in ("deadline", "start") and not isinstance(term.value, dt.date):
-                raise ValueError(f"term {name!r} must be a date")
-            if name in ("limit", "period_years", "notice_months") and isinstance(term.value, dt.date):
+            if name == "limit" and term.type != "count":
+                raise ValueError("term 'limit' must be an integer")
+            if name in TERM_RANGES and term.type != "count":
                 raise ValueError(f"term {name!r} must be an integer")
-            if name == "deadline" and term.inclusive is None:
-                raise ValueError("a deadline must say whether its date is inclusive (inclusive: true/false)")
             check_term_value(name, term.value)
+        if self.joint and len(self.bearers) < 1:
+            raise ValueError("a joint obligation names its bearers")
         return self
 
     @property
     def kinds(self) -> tuple[str, ...]:
         """Every observation kind this obligation's rule reads."""
-        if isinstance(self.rule, LinkedSeriesRule):
-            return (self.rule.trigger_kind, self.rule.kind)
-        return (self.rule.kind,)
+        return self.rule.kinds
+
+    @property
+    def template(self) -> str:
+        """The rule's template name, or 'rule' for a rule written out."""
+        return self.rule.template or "rule"
+
+    @property
+    def not_assessed(self) -> bool:
+        """True for a provision with no machine-checkable test."""
+        return self.rule.not_assessed
+
+    @property
+    def units(self) -> list[Optional[str]]:
+        """What the obligation is evaluated for: each bearer, or one unit (None) when it is joint or names none."""
+        if self.joint or not self.bearers:
+            return [None]
+        return list(self.bearers)
 
 
 class Amendment(Strict):
@@ -194,13 +248,13 @@ class Amendment(Strict):
     id: str
     obligation: str
     term: str
-    value: dt.date | int
+    value: TermValue
     agreed_on: dt.date
     by: list[str] = Field(min_length=1)
     requested_by: list[str] = []
     relayed_by: list[str] = []
     source: str
-    note: str | None = None
+    note: Optional[str] = None
 
 
 class Ending(Strict):
@@ -211,7 +265,8 @@ class Ending(Strict):
     on: dt.date
     by: list[str] = Field(min_length=1)
     source: str
-    note: str | None = None
+    note: Optional[str] = None
+    supersedes: Optional[str] = None
 
 
 class Agreement(Strict):
@@ -229,9 +284,16 @@ class Agreement(Strict):
     sides: list[list[str]] = []
     default_window_days: int = Field(default=31, ge=0, le=3660)
     kinds: dict[str, KindSpec] = Field(min_length=1)
+    templates: dict[str, Template] = {}
     obligations: list[Obligation] = Field(min_length=1)
     amendments: list[Amendment] = []
     endings: list[Ending] = []
+    _source_path: Optional[str] = PrivateAttr(default=None)
+
+    @property
+    def source_path(self) -> Optional[str]:
+        """The clause file this agreement was loaded from (None when built in memory)."""
+        return self._source_path
 
     @field_validator("timezone")
     @classmethod
@@ -268,16 +330,35 @@ class Agreement(Strict):
                 raise ValueError(f"{where}: duplicate obligation ID")
             ids.add(ob.id)
             for bearer in ob.bearers:
-                if bearer not in self.parties:
-                    raise ValueError(f"{where}: bearer {bearer!r} is not a party ({', '.join(self.parties)})")
-            for kind in ob.kinds:
-                if kind not in self.kinds:
-                    raise ValueError(f"{where}: rule reads unknown kind {kind!r}")
-            if ob.rule.shape == "cap" and self.kinds[ob.rule.kind].count == "none":
-                raise ValueError(f"{where}: a cap needs a kind with a count, {ob.rule.kind!r} has none")
-            for version in [ob.text.version, *(v.version for v in ob.text.variants), *(t.version for t in ob.terms.values())]:
+                if bearer not in known:
+                    raise ValueError(f"{where}: bearer {bearer!r} is neither a party nor a declared actor "
+                                     f"({', '.join(self.known_codes)})")
+            for read in ob.rule.reads:
+                spec = self.kinds.get(read.kind)
+                if spec is None:
+                    raise ValueError(f"{where}: rule reads unknown kind {read.kind!r}")
+                if read.subject is not None and spec.subjects is not None and read.subject not in spec.subjects:
+                    raise ValueError(f"{where}: {read.subject!r} is not a subject of {read.kind!r}")
+            self._check_conditions(ob, where)
+            for version in [ob.text.version, *(v.version for v in ob.text.variants),
+                            *(t.version for t in ob.terms.values()),
+                            *(v.version for t in ob.terms.values() for v in t.variants)]:
                 if version not in self.versions:
                     raise ValueError(f"{where}: unknown text version {version!r}")
+            for name, deadline in ob.rule.deadlines.items():
+                ref = deadline.after
+                if ref is not None and ref.kind is not None and ref.kind not in self.kinds:
+                    raise ValueError(f"{where}: deadline {name!r} counts from unknown kind {ref.kind!r}")
+        for index, ob in enumerate(self.obligations):
+            for name, deadline in ob.rule.deadlines.items():
+                ref = deadline.after
+                if ref is not None and ref.obligation is not None:
+                    other = self.obligation_or_none(ref.obligation)
+                    if other is None:
+                        raise ValueError(f"obligations.{index} ({ob.id}): deadline {name!r} counts from unknown "
+                                         f"obligation {ref.obligation!r}")
+                    if ref.event not in other.rule.events:
+                        raise ValueError(f"obligations.{index} ({ob.id}): {other.id} has no event {ref.event!r}")
         for index, amendment in enumerate(self.amendments):
             self.check_amendment(amendment, f"amendments.{index}")
         for index, ending in enumerate(self.endings):
@@ -286,6 +367,38 @@ class Agreement(Strict):
             if not re.fullmatch(rf"{re.escape(self.id)}-E\d+", ending.id):
                 raise ValueError(f"endings.{index}: ID must be {self.id}-E<n>")
         return self
+
+    def _check_conditions(self, ob: Obligation, where: str) -> None:
+        """Every attribute a condition compares exists on a kind the rule reads, with a comparable type."""
+        kinds = [self.kinds[k] for k in ob.rule.kinds]
+        declared: dict[str, AttributeSpec] = {}
+        for spec in kinds:
+            declared.update(spec.attributes)
+
+        def walk(condition: Any, role: str) -> None:
+            for name, comparison in condition.attributes.items():
+                if name not in declared:
+                    raise ValueError(f"{where}: evidence.{role} compares attribute {name!r}, which no kind the "
+                                     f"rule reads declares")
+                for _, operand in comparison.items():
+                    if isinstance(operand, str) and operand in ob.terms:
+                        continue
+                    typ = declared[name].type
+                    ok = {"integer": (int, float), "number": (int, float), "string": (str,), "boolean": (bool,)}[typ]
+                    if not isinstance(operand, ok) or (typ != "boolean" and isinstance(operand, bool)):
+                        raise ValueError(f"{where}: evidence.{role} compares {typ} attribute {name!r} with {operand!r}")
+            for comparison, field in ((condition.low, "low"), (condition.high, "high")):
+                if comparison is None:
+                    continue
+                for _, operand in comparison.items():
+                    if isinstance(operand, str) and operand not in ob.terms:
+                        raise ValueError(f"{where}: evidence.{role} compares {field} with {operand!r}, which is not "
+                                         f"a term of {ob.id} (terms: {', '.join(ob.terms) or 'none'})")
+            for inner in [*condition.all, *condition.any]:
+                walk(inner, role)
+
+        for role, condition in ob.rule.evidence.items():
+            walk(condition, role)
 
     def check_amendment(self, amendment: Amendment, where: str) -> None:
         """Raise ValueError when an amendment names an unknown obligation or term, or a value of the wrong type."""
@@ -296,8 +409,9 @@ class Agreement(Strict):
             raise ValueError(f"{where}: unknown obligation {amendment.obligation!r}")
         if amendment.term not in ob.terms:
             raise ValueError(f"{where}: {ob.id} has no term {amendment.term!r} (terms: {', '.join(ob.terms) or 'none'})")
-        if isinstance(ob.terms[amendment.term].value, dt.date) != isinstance(amendment.value, dt.date):
-            raise ValueError(f"{where}: term {amendment.term!r} takes a {'date' if isinstance(ob.terms[amendment.term].value, dt.date) else 'whole number'}")
+        wanted, given = ob.terms[amendment.term].type, term_type(amendment.value)
+        if wanted != given and not ({wanted, given} <= {"date", "moment"}) and not ({wanted, given} <= {"count", "number"}):
+            raise ValueError(f"{where}: term {amendment.term!r} takes a {_TYPE_WORDS[wanted]}")
         try:
             check_term_value(amendment.term, amendment.value)
         except ValueError as error:
@@ -318,7 +432,7 @@ class Agreement(Strict):
         """Parties then other known actors."""
         return (*self.parties, *self.actors)
 
-    def obligation_or_none(self, obligation_id: str) -> Obligation | None:
+    def obligation_or_none(self, obligation_id: str) -> Optional[Obligation]:
         """The obligation with this ID, or None."""
         return self._by_id.get(obligation_id)
 
@@ -326,7 +440,7 @@ class Agreement(Strict):
     def _by_id(self) -> dict[str, Obligation]:
         return {ob.id: ob for ob in self.obligations}
 
-    def side_of(self, code: str) -> str | None:
+    def side_of(self, code: str) -> Optional[str]:
         """The side a party code belongs to (its first member names it); None for `independent`."""
         if code == INDEPENDENT:
             return None
@@ -341,3 +455,23 @@ class Agreement(Strict):
         spec = self.kinds[kind]
         return self.default_window_days if spec.window_days is None else spec.window_days
 
+    @cached_property
+    def templates_all(self) -> dict[str, Template]:
+        """The bundled templates and the clause file's own (which take precedence)."""
+        return {**bundled_templates(), **self.templates}
+
+
+_TYPE_WORDS = {"date": "date", "moment": "date-time", "count": "whole number", "number": "number", "flag": "true or false"}
+
+
+def validate_agreement(data: Any) -> Agreement:
+    """Validate clause-file data: the clause file's own templates first, then the agreement with them."""
+    templates: dict[str, Template] = dict(bundled_templates())
+    if isinstance(data, dict) and isinstance(data.get("templates"), dict):
+        own = {name: ({"name": name, **raw} if isinstance(raw, dict) and "name" not in raw else raw)
+               for name, raw in data["templates"].items()}
+        data = {**data, "templates": own}
+        for name, raw in own.items():
+            if isinstance(raw, dict):
+                templates[str(name)] = Template.model_validate(raw)
+    return Agreement.model_validate(data, context={"templates": templates})

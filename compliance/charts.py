@@ -46,10 +46,11 @@ VERDICT_COLOURS = {
     "disputed": "#bcbddc",
     "violated": "#cb181d",
     "unknown": "#ffffff",
+    "not-assessed": "#f0f0f0",
 }
 VERDICT_SHORT = {
     "not-in-force": "–", "pending": "P", "compliant": "C", "overdue": "O",
-    "alleged": "A", "disputed": "D", "violated": "V", "unknown": "?",
+    "alleged": "A", "disputed": "D", "violated": "V", "unknown": "?", "not-assessed": "n/a",
 }
 
 

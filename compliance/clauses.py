@@ -1,24 +1,25 @@
-"""Loading clause files: bundled agreements by ID, or a YAML file or folder by path, validated with pydantic."""
+"""Loading clause files: bundled agreements by ID, or a YAML file or folder by path, validated with pydantic;
+and `validate_clause_file`, which adds lint warnings for an author."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import ValidationError
 
-from .agreement import Agreement
-from .errors import ClauseFileError, UnknownReferenceError
+from .agreement import Agreement, Template, validate_agreement
+from .errors import ClauseFileError, StoreError, UnknownReferenceError
+from .language import bundled_templates
 from .resources import clauses_dir, read_small_text
-
-try:  # the C loader is much faster; both are safe loaders that never execute anything
-    _SafeLoader: type = yaml.CSafeLoader
-except AttributeError:  # pragma: no cover - depends on how PyYAML was built
-    _SafeLoader = yaml.SafeLoader
+from .yamlfile import YamlDocument, first_validation_error, load_yaml
 
 MAX_CLAUSE_FILE_BYTES = 5_000_000
+# pydantic location parts that are not keys of the document (union members, tagged values)
+_NOT_KEYS = frozenset({"date", "int", "bool", "float", "datetime", "str", "function-after", "function-before",
+                       "function-wrap", "list[str]", "dict[str,any]"})
 
 
 def bundled_ids() -> list[str]:
@@ -26,73 +27,26 @@ def bundled_ids() -> list[str]:
     return sorted(path.stem for path in clauses_dir().glob("*.yaml"))
 
 
-def _line_of(node: yaml.Node | None, loc: tuple[Any, ...]) -> int | None:
-    """Follow a pydantic error location through the YAML node tree; return the 1-based line it ends on."""
-    line = node.start_mark.line + 1 if node is not None else None
-    for key in loc:
-        if isinstance(node, yaml.MappingNode):
-            nxt = next((v for k, v in node.value if getattr(k, "value", None) == str(key)), None)
-        elif isinstance(node, yaml.SequenceNode) and isinstance(key, int) and key < len(node.value):
-            nxt = node.value[key]
-        else:
-            nxt = None
-        if nxt is None:
-            break
-        node = nxt
-        line = node.start_mark.line + 1
-    return line
-
-
-def _bad_scalar(tree: yaml.Node | None) -> yaml.ScalarNode | None:
-    """The first scalar the safe constructor cannot build (the loader's own error has no line)."""
-    constructor = yaml.constructor.SafeConstructor()
-    stack = [tree] if tree is not None else []
-    while stack:  # depth first, in document order
-        node = stack.pop()
-        if isinstance(node, yaml.ScalarNode):
+def _validate(doc: YamlDocument) -> Agreement:
+    data = doc.data
+    if not isinstance(data, dict):
+        raise ClauseFileError("a clause file must be a YAML mapping of agreement fields", doc.where)
+    templates = data.get("templates")
+    if isinstance(templates, dict):
+        for name, raw in templates.items():
             try:
-                constructor.construct_object(node)
-            except Exception:  # whatever the safe constructor raises for this scalar
-                return node
-        elif isinstance(node, yaml.SequenceNode):
-            stack.extend(reversed(node.value))
-        elif isinstance(node, yaml.MappingNode):
-            stack.extend(reversed([item for pair in node.value for item in pair]))
-    return None
+                Template.model_validate({"name": name, **raw} if isinstance(raw, dict) and "name" not in raw else raw)
+            except ValidationError as error:
+                raise first_validation_error(doc, error, ClauseFileError, _NOT_KEYS, ("templates", name)) from None
+    try:
+        return validate_agreement(data)
+    except ValidationError as error:
+        raise first_validation_error(doc, error, ClauseFileError, _NOT_KEYS) from None
 
 
 def parse_agreement(text: str, where: str) -> Agreement:
     """Validate clause-file text; errors name the file, the line, the field path and the reason."""
-    try:
-        tree = yaml.compose(text, Loader=_SafeLoader)
-        data = yaml.load(text, Loader=_SafeLoader)
-    except yaml.YAMLError as error:
-        mark = getattr(error, "problem_mark", None)
-        line = f":{mark.line + 1}" if mark is not None else ""
-        problem = getattr(error, "problem", None) or str(error).splitlines()[0]
-        raise ClauseFileError(f"not valid YAML: {problem}", f"{where}{line}") from None
-    except RecursionError:
-        raise ClauseFileError("not valid YAML: nested too deeply", where) from None
-    except Exception as error:  # a scalar its tag cannot hold (2020-13-45, !!int 0x, !!bool x, !!timestamp x)
-        node = _bad_scalar(tree)
-        if node is None:
-            raise ClauseFileError(f"not valid YAML: {error}", where) from None
-        kind = node.tag.rsplit(":", 1)[-1]
-        detail = f" ({str(error)[:80]})" if type(error) is ValueError else ""
-        raise ClauseFileError(f"not valid YAML: {node.value[:40]!r} is not a valid {kind}{detail}",
-                              f"{where}:{node.start_mark.line + 1}") from None
-    if not isinstance(data, dict):
-        raise ClauseFileError("a clause file must be a YAML mapping of agreement fields", where)
-    try:
-        return Agreement.model_validate(data)
-    except ValidationError as error:
-        first = error.errors()[0]
-        loc = tuple(part for part in first["loc"] if not (isinstance(part, str) and part in {
-            "prohibition", "cap", "deadline", "establishment", "linked-series", "term-renewal", "date", "int"}))
-        line = _line_of(tree, loc)
-        field = ".".join(str(part) for part in loc) or "(top level)"
-        message = first["msg"].removeprefix("Value error, ")
-        raise ClauseFileError(f"{field}: {message}", f"{where}:{line}" if line else where) from None
+    return _validate(load_yaml(text, where, ClauseFileError))
 
 
 def _read(path: Path) -> str:
@@ -101,25 +55,106 @@ def _read(path: Path) -> str:
 
 @lru_cache(maxsize=32)
 def _load_path(path: Path, mtime: float) -> Agreement:
-    return parse_agreement(_read(path), str(path))
+    agreement = parse_agreement(_read(path), str(path))
+    agreement._source_path = str(path)
+    return agreement
 
 
-def load_agreement(ref: str | Path) -> Agreement:
-    """Load a bundled agreement by ID (`nov-10-2020`) or a clause file or folder by path."""
+def clause_path(ref: str | Path) -> Path:
+    """The clause file a reference names: a bundled agreement ID (`nov-10-2020`), or a file or folder path."""
     text = str(ref)
     candidate = Path(text).expanduser()
     bundled = clauses_dir() / f"{text}.yaml"
     if "/" not in text and "\\" not in text and not text.endswith((".yaml", ".yml")) and bundled.is_file():
-        path = bundled
-    elif candidate.is_dir():
+        return bundled
+    if candidate.is_dir():
         files = sorted([*candidate.glob("*.yaml"), *candidate.glob("*.yml")])
         if len(files) != 1:
             raise ClauseFileError(f"a clause folder must hold exactly one .yaml agreement file, found {len(files)}", str(candidate))
-        path = files[0]
-    elif candidate.is_file():
-        path = candidate
-    else:
-        raise UnknownReferenceError(
-            f"no bundled agreement or clause file {text!r} (bundled: {', '.join(bundled_ids()) or 'none'})", "--agreement")
-    resolved = path.resolve()
-    return _load_path(resolved, resolved.stat().st_mtime)
+        return files[0]
+    if candidate.is_file():
+        return candidate
+    if candidate.exists():
+        raise StoreError("cannot read: not a regular file", str(candidate))
+    raise UnknownReferenceError(
+        f"no bundled agreement or clause file {text!r} (bundled: {', '.join(bundled_ids()) or 'none'})", "--agreement")
+
+
+def load_agreement(ref: str | Path) -> Agreement:
+    """Load a bundled agreement by ID (`nov-10-2020`) or a clause file or folder by path."""
+    path = clause_path(ref).resolve()
+    try:
+        mtime = path.stat().st_mtime
+    except OSError as error:
+        raise StoreError(f"cannot read: {error.strerror or error}", str(path)) from None
+    return _load_path(path, mtime)
+
+
+# ---- validation for authors -------------------------------------------------------------------------
+
+@dataclass
+class ValidationReport:
+    """A clause file that loaded, and what an author may want to look at (warnings do not stop loading)."""
+
+    agreement: Agreement
+    path: str
+    warnings: list[str] = field(default_factory=list)
+
+
+def lint(agreement: Agreement, doc: YamlDocument | None = None) -> list[str]:
+    """Warnings about a valid clause file: kinds nothing reads, terms no rule reads, attributes without a unit,
+    deadlines counted from a kind no rule reads or from an event nothing produces."""
+    where = (lambda *loc: doc.where_of(loc)) if doc is not None else (lambda *loc: agreement.id)
+    warnings: list[str] = []
+    read_kinds = {kind for ob in agreement.obligations for kind in ob.kinds}
+    for kind, spec in agreement.kinds.items():
+        if kind not in read_kinds:
+            warnings.append(f"{where('kinds', kind)}: kind {kind!r} is declared but no rule reads it")
+        for name, attribute in spec.attributes.items():
+            if attribute.type in ("integer", "number") and not attribute.unit:
+                warnings.append(f"{where('kinds', kind, 'attributes', name)}: attribute {name!r} of {kind!r} has no unit")
+    for index, ob in enumerate(agreement.obligations):
+        used = ob.rule.term_names() | {name for name in ob.rule.evidence for name in ()}
+        for condition in ob.rule.evidence.values():
+            used |= {name for name in condition.attribute_operands() if name in ob.terms}
+        for name in ob.terms:
+            if name not in used:
+                warnings.append(f"{where('obligations', index, 'terms', name)}: term {name!r} of {ob.id} is not read by its rule")
+        for name, deadline in ob.rule.deadlines.items():
+            ref = deadline.after
+            if ref is None:
+                continue
+            if ref.kind is not None and ref.kind not in read_kinds:
+                warnings.append(f"{where('obligations', index, 'rule')}: deadline {name!r} of {ob.id} counts from the "
+                                f"first {ref.kind!r}, which no rule reads")
+            if ref.obligation is not None:
+                other = agreement.obligation_or_none(ref.obligation)
+                event = other.rule.events.get(ref.event) if other else None
+                if event is not None and not other.rule.reads:
+                    warnings.append(f"{where('obligations', index, 'rule')}: deadline {name!r} of {ob.id} counts from "
+                                    f"{ref.obligation}'s {ref.event}, which reads no observations")
+    return warnings
+
+
+def validate_clause_file(path: str | Path) -> ValidationReport:
+    """Load a clause file as `load_agreement` does (errors as file:line and field path) and lint it."""
+    file = clause_path(path)
+    doc = load_yaml(_read(file), str(path), ClauseFileError)
+    agreement = _validate(doc)
+    return ValidationReport(agreement, str(path), lint(agreement, doc))
+
+
+def template_names() -> list[str]:
+    """The bundled templates' names."""
+    return sorted(bundled_templates())
+
+
+def describe_value(value: Any) -> str:
+    """A term value as reports print it."""
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return f"{value:,}"
+    return str(value)

@@ -1,556 +1,718 @@
-"""Evaluating every obligation for each bearer: evidence rows in, verdicts with reasons and evidence out.
+"""Evaluating an agreement's obligations: evidence rows in, verdicts with reasons and evidence out.
 
-The store groups observations into rows; each obligation's rule shape selects its rows and turns
-them into clause-level facts; the compiled rules (compliance/rules.py) classify the evidence, grade
-matters and decide verdicts, in three stages of one durable-rules session.
+Each obligation's rule (a body of the clause language) has its compiled ruleset (`compliance/rules.py`);
+this module feeds the rulesets stage by stage (context, evidence, groups, picks, deadlines, verdicts), does
+between stages only what rules do badly (grouping rows into facts, matters and spans by window; the earliest
+day of an event; calendar arithmetic for due dates and renewal periods), and renders the engine's decisions
+(`compliance/explain.py`).
 """
 
 from __future__ import annotations
 
+import bisect
 import datetime as dt
+import json
 from collections import defaultdict
+from contextlib import ExitStack
 from dataclasses import dataclass, field
-from typing import Any
+from functools import lru_cache
+from typing import Any, Optional
 
-from .agreement import INDEPENDENT, Agreement, Obligation
+from .agreement import INDEPENDENT, Agreement, Amendment, Ending, Obligation
 from .dates import add_months
-from .evidence import Matter, Row, SpanIndex, first_ids, group_matters, total
-from .rules import RuleEngine
-from .terms import AgreementState
+from .errors import EngineError
+from .evidence import Row, first_ids, group_matters, total
+from .language import EventRef, RuleBody
+from .rules import NEG_INFINITY, UNITS_ALL, RuleEngine, RuleInfo, Session, read_slots
+from .terms import Epoch, term_epochs
 from .verdicts import MAX_EVIDENCE, ObligationResult, Verdict
+
+FAR_DAY = 3_000_000  # a day ordinal after every date the calendar holds (32-bit safe)
 
 
 @dataclass(frozen=True)
 class Context:
-    """Everything a check reads: the agreement, the terms in force, the window and the evidence rows."""
+    """Everything a check of one agreement reads: the terms' history, the period, and the evidence rows."""
 
     agreement: Agreement
-    state: AgreementState
     as_of: dt.date
     since: dt.date
-    attribute: dict[str, str]
+    amendments: tuple[Amendment, ...]
+    endings: tuple[Ending, ...]
     rows_by_kind: dict[str, list[Row]]
-    _by_actor: dict[str, dict[str, list[Row]]] = field(default_factory=dict, compare=False, repr=False)
+    ignore_amendments: bool | frozenset[str] = False
+    overrides: dict[str, dict[str, Any]] = field(default_factory=dict)
+    attribute: dict[str, str] = field(default_factory=dict)
 
     def actor_of(self, row: Row) -> str:
         """Whose conduct a row is counted as (explicit attribution only, never implied)."""
         return self.attribute.get(row.actor, row.actor)
 
-    def rows_of(self, kind: str, actor: str) -> list[Row]:
-        """The rows of `kind` whose conduct is counted as `actor`'s (grouped once per kind, in row order)."""
-        groups = self._by_actor.get(kind)
-        if groups is None:
-            groups = self._by_actor[kind] = defaultdict(list)
-            attribute = self.attribute
-            for row in self.rows_by_kind.get(kind, ()):
-                groups[attribute.get(row.actor, row.actor)].append(row)
-        return groups.get(actor, [])
+
+# ---- instants ---------------------------------------------------------------------------------------
+
+_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
 
 
-def _plural(count: int, word: str) -> str:
-    return f"{count:,} {word}{'' if count == 1 else 's'}"
+@lru_cache(maxsize=65536)
+def day_start(day: dt.date, tz: dt.tzinfo) -> int:
+    """The minute (since 1970, UTC) a local calendar day starts in `tz`."""
+    moment = dt.datetime(day.year, day.month, day.day, tzinfo=tz)
+    return int((moment - _EPOCH).total_seconds() // 60)
 
 
-def _alignment(source_party: str) -> str:
-    return "an independent source" if source_party == INDEPENDENT else f"a source aligned with {source_party}"
+def minute_of(moment: dt.datetime) -> int:
+    """A moment as minutes since 1970 (UTC), rounded down."""
+    return int((moment - _EPOCH).total_seconds() // 60)
 
 
-class ObligationEvaluation:
-    """The evaluation of one obligation for one bearer (or for all bearers at once when it is joint)."""
-
-    def __init__(self, ctx: Context, ob: Obligation, bearer: str | None):
-        self.ctx = ctx
-        self.ob = ob
-        self.bearer = bearer
-        self.bearers = (bearer,) if bearer else tuple(ob.bearers)
-        self.bearer_sides = {ctx.agreement.side_of(b) for b in self.bearers}
-        self.terms = ctx.state.terms[ob.id]
-        self.roles: dict[str, list[Row]] = defaultdict(list)
-        self.signatures: dict[tuple[Any, ...], list[Row]] = defaultdict(list)
-        self.in_force, self.off_reason = self._in_force()
-        self.counted: list[Row] = []
-        self._relations: dict[str, str] = {}
-
-    # ---- selection ---------------------------------------------------------------------------
-
-    def _in_force(self) -> tuple[bool, str]:
-        agreement, as_of = self.ctx.agreement, self.ctx.as_of
-        if as_of < agreement.in_force_day:
-            return False, f"not in force before {agreement.in_force_day.isoformat()} (entry into force)"
-        ending = self.ctx.state.endings.get(self.ob.id)
-        if ending is not None:
-            return False, (f"not in force from {ending.on.isoformat()}: ended ({ending.id}, agreed by "
-                           f"{', '.join(ending.by)}; source: {ending.source})")
-        return True, ""
-
-    def rel(self, source_party: str) -> str:
-        """The source's relation to the bearer: 'independent', 'bearer' (the bearer's side) or 'other'."""
-        relation = self._relations.get(source_party)
-        if relation is None:
-            if source_party == INDEPENDENT:
-                relation = "independent"
-            else:
-                relation = "bearer" if self.ctx.agreement.side_of(source_party) in self.bearer_sides else "other"
-            self._relations[source_party] = relation
-        return relation
-
-    def select(self, kind: str, *, any_actor: bool = False, subject: str | None = None, sup: str | None = None,
-               start: dt.date | None = None) -> list[Row]:
-        """Rows of `kind` that bear on this obligation and bearer, dated from `start` to the as-of date."""
-        ctx = self.ctx
-        if any_actor:
-            rows = ctx.rows_by_kind.get(kind, ())
-        elif len(self.bearers) == 1:
-            rows = ctx.rows_of(kind, self.bearers[0])
-        else:
-            rows = [row for row in ctx.rows_by_kind.get(kind, ()) if ctx.actor_of(row) in self.bearers]
-        as_of, start = ctx.as_of, start or dt.date.min
-        supervised = None if sup is None else sup.upper()
-        return [row for row in rows if start <= row.day <= as_of and (subject is None or row.subject == subject)
-                and (supervised is None or row.sup == supervised)]
-
-    # ---- stages --------------------------------------------------------------------------------
-
-    def stage1(self) -> list[tuple[dict[str, Any], list[Row]]]:
-        """Evidence-signature facts with the rows each stands for."""
-        return [({**self._fact_of(key), "ob": self.ob.id}, rows) for key, rows in self.signatures.items()]
-
-    def _fact_of(self, key: tuple[Any, ...]) -> dict[str, Any]:
-        raise NotImplementedError
-
-    def classified(self, outcomes: list[str], rows: list[Row]) -> None:
-        """Receive the stage-1 outcomes of one signature."""
-        for outcome in outcomes:
-            self.roles[outcome].extend(rows)
-
-    def stage2(self) -> list[dict[str, Any]]:
-        """Matter facts (graded shapes only)."""
-        return []
-
-    def graded_matters(self, statuses: list[list[str]]) -> None:
-        """Receive the stage-2 outcomes, one list per matter fact."""
-
-    def stage3(self) -> dict[str, Any]:
-        """The summary fact the verdict rules read."""
-        raise NotImplementedError
-
-    def results(self, verdict: str) -> list[ObligationResult]:
-        """One result per bearer (joint obligations: the same verdict and evidence for each)."""
-        reason, breach, contradicting, compliance, inconclusive, due, term_end = self.explain(Verdict(verdict))
-        evidence: list[str] = []
-        for rows in (breach, contradicting, compliance):  # one ID may play two roles: listed once, first role
-            seen = set(evidence)
-            evidence += [i for i in first_ids(rows, MAX_EVIDENCE + len(seen)) if i not in seen][:MAX_EVIDENCE - len(evidence)]
-        return [ObligationResult(
-            id=self.ob.id, point=self.ob.point, bearer=bearer, verdict=Verdict(verdict), reason=reason,
-            evidence=evidence, evidence_count=total(self.counted) if verdict != Verdict.NOT_IN_FORCE or self.in_force else 0,
-            inconclusive=first_ids(inconclusive, MAX_EVIDENCE), due=due, term_end=term_end,
-            title=self.ob.title, rule=self.ob.rule.shape) for bearer in self.bearers]
-
-    def explain(self, verdict: Verdict) -> tuple[str, list[Row], list[Row], list[Row], list[Row], str | None, str | None]:
-        """The reason, the evidence rows by role, `due` and `term_end` for a verdict."""
-        raise NotImplementedError
+@lru_cache(maxsize=65536)
+def _at_minute(text: str) -> int:
+    return minute_of(dt.datetime.fromisoformat(text.replace("Z", "+00:00")))
 
 
-class GradedEvaluation(ObligationEvaluation):
-    """Shapes whose breach evidence is grouped into matters and graded: caps, prohibitions, linked series."""
+def row_end_range(row: Row, tz: dt.tzinfo) -> tuple[int, int]:
+    """The earliest and latest minute the reported thing may have ended (a plain date is the whole day)."""
+    if row.at_end is not None:
+        minute = _at_minute(row.at_end)
+        return minute, minute
+    start = day_start(row.day_end, tz)
+    end = day_start(row.day_end + dt.timedelta(days=1), tz) - 1
+    if row.at is not None and row.day_end == row.day:
+        start = max(start, _at_minute(row.at))
+    return start, end
 
-    window_kind: str
 
-    def __init__(self, ctx: Context, ob: Obligation, bearer: str | None):
-        super().__init__(ctx, ob, bearer)
-        self.matters: list[Matter] = []
-        self.statuses: list[str] = []
-        self.contradicting: list[Row] = []
-        self.pending = False
+def moment_minute(value: Any, tz: dt.tzinfo) -> int:
+    """A date (its start) or a moment, as minutes since 1970."""
+    if isinstance(value, dt.datetime):
+        return minute_of(value if value.tzinfo else value.replace(tzinfo=tz))
+    return day_start(value, tz)
+
+
+def local_day(value: Any, tz: dt.tzinfo) -> dt.date:
+    """The calendar day of a date or a moment, in `tz`."""
+    if isinstance(value, dt.datetime):
+        return (value if value.tzinfo else value.replace(tzinfo=tz)).astimezone(tz).date()
+    return value
+
+
+# ---- units ------------------------------------------------------------------------------------------
+
+@dataclass
+class Group:
+    """A matter or an event: evidence rows graded together."""
+
+    id: str
+    table: str
+    rows: list[Row]
+    start: dt.date
+    end: dt.date
+    window: int
+    spans: list[tuple[dt.date, dt.date]] = field(default_factory=list)
+    status: Optional[str] = None
+
+
+@dataclass
+class Counter:
+    """Evidence of a role from one source alignment, merged over a window (what `contradicted` reads)."""
+
+    role: str
+    sp: str
+    rows: list[Row]
+    start: dt.date
+    end: dt.date
+
+
+@dataclass
+class Unit:
+    """One obligation evaluated for one bearer (or once, for a joint obligation or one that names no bearer)."""
+
+    ob: Obligation
+    key: str
+    bearers: tuple[str, ...]
+    body: RuleBody
+    engine: RuleEngine
+    epochs: list[Epoch]
+    rows: dict[str, list[Row]] = field(default_factory=dict)
+    windows: dict[str, int] = field(default_factory=dict)
+    facts: list[tuple[dict[str, Any], list[Row]]] = field(default_factory=list)
+    roles: dict[str, list[Row]] = field(default_factory=lambda: defaultdict(list))
+    fact_roles: dict[int, set[str]] = field(default_factory=lambda: defaultdict(set))
+    counted: list[Row] = field(default_factory=list)
+    matters: list[Group] = field(default_factory=list)
+    events: dict[str, Group] = field(default_factory=dict)
+    counters: dict[int, Counter] = field(default_factory=dict)
+    contradictions: list[tuple[Group, Counter, tuple[dt.date, dt.date]]] = field(default_factory=list)
+    periods: list[dict[str, int]] = field(default_factory=list)
+    noticed: Optional[int] = None
+    dues: dict[str, dict[str, Any]] = field(default_factory=dict)
+    outcomes: dict[str, str] = field(default_factory=dict)
+    slots: dict[str, str] = field(default_factory=dict)
+    verdict: Optional[str] = None
+    verdict_rank: int = 0
+    verdict_detail: str = ""
 
     @property
-    def window(self) -> int:
-        """The corroboration window of the kind whose breaches form matters."""
-        return self.ctx.agreement.window(self.window_kind)
+    def label(self) -> str:
+        """`ob|unit`, how targets name it."""
+        return f"{self.ob.id}|{self.key}"
 
-    def breach_rows(self) -> list[Row]:
-        """Breach evidence after classification."""
-        return self.roles["breach"]
 
-    def stage2(self) -> list[dict[str, Any]]:
-        if self.pending or not self.in_force:
-            return []
-        self.matters = group_matters(self.breach_rows(), self.window)
-        contradictions = SpanIndex((r.day, r.day_end) for r in self.roles["contradiction"])
+def _unit_bearers(ob: Obligation, key: str) -> tuple[str, ...]:
+    return tuple(ob.bearers) if key == UNITS_ALL else (key,)
+
+
+def _role_kind(body: RuleBody, role: str) -> str:
+    """The kind of the read a role's evidence comes from (the first read its condition names, else the first)."""
+    condition = body.evidence[role]
+    names: list[str] = []
+
+    def walk(c: Any) -> None:
+        if c.read:
+            names.append(c.read)
+        for inner in [*c.all, *c.any]:
+            walk(inner)
+    walk(condition)
+    for read in body.reads:
+        if not names or read.label == names[0]:
+            return read.kind
+    return body.reads[0].kind
+
+
+class Evaluation:
+    """The evaluation of one agreement as of one date: units, sessions and stages."""
+
+    def __init__(self, ctx: Context):
+        self.ctx = ctx
+        agreement = ctx.agreement
+        self.tz = agreement.tz
+        self.units: list[Unit] = []
+        for ob in agreement.obligations:
+            terms = set(ob.terms)
+            engine = RuleEngine.for_body(ob.rule, terms)
+            epochs = term_epochs(ob, ctx.amendments, ctx.as_of, ignore=ctx.ignore_amendments,
+                                 overrides=ctx.overrides.get(ob.id, {}))
+            for bearer in ob.units:
+                key = UNITS_ALL if bearer is None else bearer
+                self.units.append(Unit(ob, key, _unit_bearers(ob, key), ob.rule, engine, epochs,
+                                       slots=read_slots(ob.rule)))
+        self.by_engine: dict[int, list[Unit]] = defaultdict(list)
+        self.engines: dict[int, RuleEngine] = {}
+        for unit in self.units:
+            self.by_engine[id(unit.engine)].append(unit)
+            self.engines[id(unit.engine)] = unit.engine
+        self.sessions: dict[int, Session] = {}
+
+    # ---- helpers ----------------------------------------------------------------------------------
+
+    def _window_start(self, unit: Unit, read: Any) -> int:
+        """The minute from which a read's evidence counts (before the rule's `after` event)."""
+        if read.period == "record":
+            return NEG_INFINITY
+        agreement = self.ctx.agreement
+        start = max(moment_minute(agreement.in_force, self.tz), day_start(self.ctx.since, self.tz))
+        starts = unit.body.starts
+        if starts is not None:
+            start = max(start, moment_minute(unit.epochs[-1].values[starts], self.tz))
+        return start
+
+    def _select(self, unit: Unit, read: Any, from_day: dt.date) -> list[Row]:
+        ctx = self.ctx
+        rows = ctx.rows_by_kind.get(read.kind, ())
+        any_actor = read.conduct == "any" or unit.key == UNITS_ALL
+        bearer = unit.key
+        supervised = None if read.supervised_by is None else read.supervised_by.upper()
+        attribute = ctx.attribute
+        return [row for row in rows
+                if row.day_end >= from_day
+                and (read.subject is None or row.subject == read.subject)
+                and (supervised is None or row.sup == supervised)
+                and (any_actor or attribute.get(row.actor, row.actor) == bearer)]
+
+    def _boundaries(self, unit: Unit) -> list[int]:
+        """Day ordinals where the facts a rule sees may change (terms, periods, window starts)."""
+        days = {epoch.first for epoch in unit.epochs[1:]}
+        for period in unit.periods:
+            days.update((period["after"] + 1, period["by"] + 1))
+        for minute in unit.windows.values():
+            if minute != NEG_INFINITY:
+                day = dt.datetime.fromtimestamp(minute * 60, dt.timezone.utc).astimezone(self.tz).date()
+                days.update((day.toordinal(), day.toordinal() + 1))
+        return sorted(d for d in days if d > 0)
+
+    def _facts_of(self, unit: Unit, read: Any, rows: list[Row]) -> list[tuple[dict[str, Any], list[Row]]]:
+        """Rows grouped into evidence facts: rows that every rule sees alike (same fields, same segments of the
+        calendar between the days where terms, periods or windows change) make one fact."""
+        boundaries = self._boundaries(unit)
+        tz = self.tz
+        groups: dict[tuple, list[Row]] = {}
+        for row in rows:
+            if row.at is not None or row.at_end is not None:
+                key = ("moment", row.key(), row.at, row.at_end)
+            else:
+                key = (row.kind, row.actor, row.source_party, row.claim, row.subject, row.sup, row.lo, row.hi,
+                       row.attrs, bisect.bisect_right(boundaries, row.day.toordinal()),
+                       bisect.bisect_right(boundaries, row.day_end.toordinal()))
+            groups.setdefault(key, []).append(row)
         facts = []
-        for matter in self.matters:
-            parties = {row.source_party for row in matter.rows}
-            sides = {self.ctx.agreement.side_of(p) for p in parties if p != INDEPENDENT}
-            facts.append({
-                "t": "matter", "ob": self.ob.id,
-                "independent": int(INDEPENDENT in parties),
-                "admission": int(bool(sides & self.bearer_sides)),
-                "sides": len(sides),
-                "contradicted": int(contradictions.any_near(matter.start, matter.end, self.window)),
-            })
-        matter_spans = SpanIndex((m.start, m.end) for m in self.matters)
-        window = self.window
-        self.contradicting = [r for r in self.roles["contradiction"] if matter_spans.any_near(r.day, r.day_end, window)]
+        for members in groups.values():
+            first = members[0]
+            ends = [row_end_range(r, tz) for r in members]
+            fact: dict[str, Any] = {
+                "t": "ev", "ob": unit.ob.id, "unit": unit.key, "read": unit.slots[read.label], "kind": first.kind,
+                "actor": first.actor, "sp": first.source_party, "claim": first.claim,
+                "from": min(r.day for r in members).toordinal(), "to": max(r.day_end for r in members).toordinal(),
+                "e0": min(e[0] for e in ends), "e1": max(e[1] for e in ends), "n": sum(r.n for r in members)}
+            for name, value in (("subject", first.subject), ("sup", first.sup), ("lo", first.lo), ("hi", first.hi)):
+                if value is not None:
+                    fact[name] = value
+            if first.attrs:
+                for name, value in json.loads(first.attrs).items():
+                    fact[f"a_{name}"] = int(value) if isinstance(value, bool) else value
+            facts.append((fact, members))
         return facts
 
-    def graded_matters(self, statuses: list[list[str]]) -> None:
-        self.statuses = [s[0] for s in statuses]
+    def _assert(self, stage: dict[int, list[dict[str, Any]]]) -> list[tuple[str, RuleInfo, dict[str, dict[str, Any]]]]:
+        fired = []
+        for key, facts in stage.items():
+            fired += self.sessions[key].assert_facts(facts)
+        return fired
 
-    def stage3(self) -> dict[str, Any]:
-        return {"t": "grade", "ob": self.ob.id, "in_force": int(self.in_force), "pending": int(self.pending),
-                "corroborated": self.statuses.count("corroborated"), "alleged": self.statuses.count("alleged"),
-                "disputed": self.statuses.count("disputed"), "compliance": total(self.roles["compliance"])}
+    # ---- stages -----------------------------------------------------------------------------------
 
-    def matters_summary(self) -> str:
-        """'3 matters: 1 corroborated, 1 alleged, 1 disputed'."""
-        return (f"{_plural(len(self.matters), 'matter')} of breach evidence: {self.statuses.count('corroborated')} "
-                f"corroborated, {self.statuses.count('alleged')} alleged, {self.statuses.count('disputed')} disputed")
+    def run(self) -> list[Unit]:
+        """Evaluate every unit; return them with their verdicts."""
+        with ExitStack() as stack:
+            for key, engine in self.engines.items():
+                self.sessions[key] = stack.enter_context(engine.session())
+            self._context()
+            self._evidence(after=False)
+            self._evidence(after=True)
+            self._groups()
+            self._deadlines()
+            self._verdicts()
+        return self.units
 
-    def what(self) -> str:
-        """What breach evidence means for this rule, in words."""
-        raise NotImplementedError
+    def _codes(self) -> set[str]:
+        agreement = self.ctx.agreement
+        codes = set(agreement.known_codes)
+        for rows in self.ctx.rows_by_kind.values():
+            for row in rows:
+                codes.add(row.source_party)
+                codes.add(row.actor)
+        codes.discard(INDEPENDENT)
+        return codes
 
-    def explain(self, verdict: Verdict):
-        breach = self.breach_rows()
-        if verdict == Verdict.NOT_IN_FORCE:
-            return self.off_reason, [], [], [], [], None, None
-        decisive = breach
-        if verdict == Verdict.VIOLATED:
-            corroborated = [matter for matter, status in zip(self.matters, self.statuses) if status == "corroborated"]
-            decisive = [row for matter in corroborated for row in matter.rows]
-            first = corroborated[0]  # matters are in date order: the reason names the earliest
-            reason = (f"{self.what()}: {self.matters_summary()}; corroborated matter from {first.start.isoformat()} "
-                      f"({self._corroboration(first.rows)})")
-        elif verdict in (Verdict.ALLEGED, Verdict.DISPUTED):
-            first = min(breach, key=lambda r: r.day)
-            reason = (f"{self.what()}: {self.matters_summary()}; none corroborated (earliest {first.day.isoformat()}, "
-                      f"reported by {_alignment(first.source_party)})"
-                      + ("; every matter denied from the bearer's side" if verdict == Verdict.DISPUTED else ""))
-        else:
-            reason = self.no_breach_reason(verdict)
-        return (reason, decisive, self.contradicting, self.roles["compliance"], self.roles["inconclusive"],
-                self.due(), None)
+    def _context(self) -> None:
+        ctx, agreement = self.ctx, self.ctx.agreement
+        codes = sorted(self._codes())
+        ended: dict[str, dt.date] = {}
+        for ending in sorted(ctx.endings, key=lambda e: e.on):
+            if ending.on <= ctx.as_of:
+                ended.setdefault(ending.obligation, ending.on)
+        stage: dict[int, list[dict[str, Any]]] = {}
+        for key, units in self.by_engine.items():
+            facts: list[dict[str, Any]] = [{"t": "side", "code": code, "side": agreement.side_of(code)} for code in codes]
+            facts += [{"t": "party", "code": code} for code in agreement.parties]
+            facts.append({"t": "asof", "day": ctx.as_of.toordinal()})
+            seen: set[str] = set()
+            for unit in units:
+                facts += [{"t": "bearer", "ob": unit.ob.id, "unit": unit.key, "code": code} for code in unit.bearers]
+                if unit.ob.id in seen:
+                    continue
+                seen.add(unit.ob.id)
+                start_day = agreement.in_force_day
+                if unit.body.starts is not None:
+                    start_day = max(start_day, local_day(unit.epochs[-1].values[unit.body.starts], self.tz))
+                facts.append({"t": "inforce", "ob": unit.ob.id, "day": start_day.toordinal()})
+                if unit.ob.id in ended:
+                    facts.append({"t": "ending", "ob": unit.ob.id, "day": ended[unit.ob.id].toordinal()})
+                for epoch in unit.epochs:
+                    facts.append({"t": "epoch", "ob": unit.ob.id, "from": epoch.first, "to": epoch.last,
+                                  **{f"tm_{name}": _fact_value(value, self.tz) for name, value in epoch.values.items()}})
+            stage[key] = facts
+        fired = self._assert(stage)
+        usides: dict[int, list[dict[str, Any]]] = defaultdict(list)
+        seen_sides: set[tuple] = set()
+        for name, info, bound in fired:
+            if info.kind == "uside":
+                b, s = bound["b"], bound["sd"]
+                marker = (b["ob"], b["unit"], s["side"])
+                if marker not in seen_sides:
+                    seen_sides.add(marker)
+                    for key, units in self.by_engine.items():
+                        if any(u.ob.id == b["ob"] and u.key == b["unit"] for u in units):
+                            usides[key].append({"t": "uside", "ob": b["ob"], "unit": b["unit"], "side": s["side"]})
+        self._assert(usides)
+        for unit in self.units:
+            if unit.body.periods is not None:
+                unit.periods = self._periods(unit)
 
-    def _corroboration(self, rows: list[Row]) -> str:
-        parties = {r.source_party for r in rows}
-        sides = {self.ctx.agreement.side_of(p) for p in parties if p != INDEPENDENT}
-        if INDEPENDENT in parties:
-            return "an independent source"
-        if sides & self.bearer_sides:
-            return "an admission from the bearer's side"
-        return f"sources on {len(sides)} sides: {', '.join(sorted(sides))}"
+    def _evidence(self, after: bool) -> None:
+        """Evidence facts of the reads that start at an event (`after`) or of the others."""
+        stage: dict[int, list[dict[str, Any]]] = defaultdict(list)
+        windows: dict[int, list[dict[str, Any]]] = defaultdict(list)
+        owner: dict[int, tuple[Unit, list[Row]]] = {}
+        for key, units in self.by_engine.items():
+            for unit in units:
+                for read in unit.body.reads:
+                    if (read.after is not None) != after:
+                        continue
+                    start = self._window_start(unit, read)
+                    if after:
+                        event_rows = unit.roles.get(unit.body.events[read.after].first, [])
+                        if not event_rows:
+                            continue  # the event has not happened: nothing of this read counts yet
+                        start = max(start, day_start(min(r.day for r in event_rows), self.tz))
+                    unit.windows[read.label] = start
+                    windows[key].append({"t": "window", "ob": unit.ob.id, "unit": unit.key,
+                                         "read": unit.slots[read.label], "start": start})
+                    from_day = (dt.date.min if start == NEG_INFINITY else
+                                dt.datetime.fromtimestamp(start * 60, dt.timezone.utc).astimezone(self.tz).date())
+                    rows = self._select(unit, read, from_day)
+                    unit.rows[read.label] = rows
+                    for fact, members in self._facts_of(unit, read, rows):
+                        stage[key].append(fact)
+                        owner[id(fact)] = (unit, members)
+        self._assert(windows)
+        fired = self._assert(stage)
+        timed: set[int] = set()  # facts are told apart by identity: each session numbers its own
+        for facts in stage.values():
+            for fact in facts:
+                unit, members = owner[id(fact)]
+                unit.facts.append((fact, members))
+        for name, info, bound in fired:
+            if info.kind != "role":
+                continue
+            fact = bound["e"]
+            unit, members = owner[id(fact)]
+            role = info.value
+            if name.startswith("time|"):
+                if id(fact) in timed:
+                    raise EngineError(f"evidence fact {fact['id']} got two timing outcomes")
+                timed.add(id(fact))
+                if role == "counted" or role == "inconclusive":
+                    unit.counted += members
+            if role in unit.fact_roles[id(fact)]:
+                continue
+            unit.fact_roles[id(fact)].add(role)
+            if role != "counted" and role != "before":
+                unit.roles[role] += members
+        missing = [fact for facts in stage.values() for fact in facts if id(fact) not in timed]
+        if missing:
+            fact = missing[0]
+            raise EngineError(f"evidence fact {fact['id']} produced no outcome (no rule matched, or an action was "
+                              f"lost): {json.dumps({k: v for k, v in fact.items() if k != 'id'}, sort_keys=True)}")
 
-    def no_breach_reason(self, verdict: Verdict) -> str:
-        """The reason when there is no breach evidence."""
-        raise NotImplementedError
+    def _window_of(self, unit: Unit, role: str, given: Optional[int]) -> int:
+        return self.ctx.agreement.window(_role_kind(unit.body, role)) if given is None else given
 
-    def due(self) -> str | None:
-        """Graded shapes have no deadline."""
-        return None
+    def _groups(self) -> None:
+        members: dict[int, list[dict[str, Any]]] = defaultdict(list)
+        group_facts: dict[int, list[dict[str, Any]]] = defaultdict(list)
+        groups: dict[str, tuple[Unit, Group]] = {}
+        counter_facts: list[tuple[dict[str, Any], Unit, Counter]] = []
+        for key, units in self.by_engine.items():
+            for unit in units:
+                body = unit.body
+                base = {"ob": unit.ob.id, "unit": unit.key}
+                made: list[Group] = []
+                if body.matters is not None:
+                    window = self._window_of(unit, body.matters.of, body.matters.window_days)
+                    for index, matter in enumerate(group_matters(unit.roles.get(body.matters.of, []), window)):
+                        group = Group(f"{unit.label}|m{index}", "matters", matter.rows, matter.start, matter.end,
+                                      window, [(matter.start, matter.end)])
+                        unit.matters.append(group)
+                        made.append(group)
+                for name, event in body.events.items():
+                    rows = unit.roles.get(event.first, [])
+                    if not rows:
+                        continue
+                    window = self._window_of(unit, event.first, event.window_days)
+                    group = Group(f"{unit.label}|e:{name}", f"event:{name}", rows, min(r.day for r in rows),
+                                  max(r.day_end for r in rows), window, _merged_spans(rows, window))
+                    unit.events[name] = group
+                    made.append(group)
+                windows_of_role: dict[str, int] = {}
+                for table, grades, group_window in self._tables(unit):
+                    for entry in grades:
+                        for role in entry.when.roles():
+                            windows_of_role[role] = min(windows_of_role.get(role, group_window), group_window)
+                for role, window in windows_of_role.items():
+                    by_party: dict[str, list[Row]] = defaultdict(list)
+                    for row in unit.roles.get(role, []):
+                        by_party[row.source_party].append(row)
+                    for party, rows in sorted(by_party.items()):
+                        for start, end, span_rows in _merged_runs(rows, window):
+                            counter = Counter(role, party, span_rows, start, end)
+                            fact = {"t": "counter", **base, "role": role, "sp": party,
+                                    "start": start.toordinal(), "end": end.toordinal()}
+                            members[key].append(fact)
+                            counter_facts.append((fact, unit, counter))
+                for group in made:
+                    groups[group.id] = (unit, group)
+                    for party in sorted({r.source_party for r in group.rows}):
+                        members[key].append({"t": "member", "group": group.id, "sp": party})
+                    for start, end in group.spans:
+                        members[key].append({"t": "span", "group": group.id, "start": start.toordinal(),
+                                             "end": end.toordinal()})
+                    group_facts[key].append({"t": "group", **base, "group": group.id, "table": group.table,
+                                             "start": group.start.toordinal(), "end": group.end.toordinal(),
+                                             "window": group.window})
+                for fact, fact_rows in unit.facts:
+                    for role in unit.fact_roles[id(fact)]:
+                        members[key].append({"t": "has", **base, "role": role, "from": fact["from"]})
+                for period in unit.periods:
+                    members[key].append({"t": "period", **base, **period})
+        fired = self._assert(members)
+        counters = {id(fact): (unit, counter) for fact, unit, counter in counter_facts}
+        gsides: dict[int, list[dict[str, Any]]] = defaultdict(list)
+        candidates: dict[int, list[dict[str, Any]]] = defaultdict(list)
+        seen: set[tuple] = set()
+        for name, info, bound in fired:
+            if info.kind == "mside":
+                m, s = bound["mb"], bound["sd"]
+                marker = (m["group"], s["side"])
+                if marker not in seen:
+                    seen.add(marker)
+                    gsides[self._engine_key(groups[m["group"]][0])].append(
+                        {"t": "gside", "group": m["group"], "side": s["side"]})
+            elif info.kind == "notice":
+                p = bound["p"]
+                unit = self._unit(p["ob"], p["unit"])
+                candidates[self._engine_key(unit)].append({"t": "cand", "target": f"{unit.label}|periods",
+                                                           "rank": p["k"], "value": p["k"]})
+        self._assert(gsides)
+        fired = self._assert(group_facts)
+        for name, info, bound in fired:
+            if info.kind != "grade":
+                continue
+            g = bound["g"]
+            unit, group = groups[g["group"]]
+            candidates[self._engine_key(unit)].append({"t": "cand", "target": g["group"], "rank": info.rank,
+                                                       "value": info.value})
+            if "k" in bound:
+                counter = counters[id(bound["k"])][1]
+                span = (dt.date.fromordinal(bound["sp"]["start"]), dt.date.fromordinal(bound["sp"]["end"]))
+                unit.contradictions.append((group, counter, span))
+        picks = self._pick(candidates)
+        for target, value in picks.items():
+            if target.endswith("|periods"):
+                unit = self._unit(*target.rsplit("|", 1)[0].split("|", 1))
+                unit.noticed = int(value)
+            else:
+                groups[target][1].status = value
+        for group_id, (unit, group) in groups.items():
+            if group.status is None:
+                raise EngineError(f"{group_id}: the grade rules chose no status")
 
+    def _tables(self, unit: Unit) -> list[tuple[str, list, int]]:
+        body = unit.body
+        tables = []
+        if body.matters is not None:
+            tables.append(("matters", body.matters.grade, self._window_of(unit, body.matters.of, body.matters.window_days)))
+        for name, event in body.events.items():
+            tables.append((f"event:{name}", event.grade, self._window_of(unit, event.first, event.window_days)))
+        return tables
 
-class CapEvaluation(GradedEvaluation):
-    """A count of the bearer's must stay within the term `limit`."""
+    def _engine_key(self, unit: Unit) -> int:
+        return id(unit.engine)
 
-    def __init__(self, ctx: Context, ob: Obligation, bearer: str | None):
-        super().__init__(ctx, ob, bearer)
-        self.window_kind = ob.rule.kind
-        self.limit = int(self.terms["limit"].value)
-        if self.in_force:
-            self.counted = self.select(ob.rule.kind, start=ctx.since)
-            # the cap rules compare a count's lo and hi with the limit and nothing else: counts on the same
-            # side of the limit make one signature (a fact per distinct figure would be thousands at scale)
-            limit = self.limit
-            for row in self.counted:  # a count as the rules see it: none (-1), within the limit, or above it
-                lo = -1 if row.lo is None else limit if row.lo <= limit else limit + 1
-                hi = -1 if row.hi is None else limit if row.hi <= limit else limit + 1
-                self.signatures[(self.rel(row.source_party), row.claim, lo, hi)].append(row)
+    def _unit(self, ob_id: str, key: str) -> Unit:
+        for unit in self.units:
+            if unit.ob.id == ob_id and unit.key == key:
+                return unit
+        raise EngineError(f"no unit {ob_id}|{key}")  # pragma: no cover
 
-    def _fact_of(self, key):
-        rel, claim, lo, hi = key
-        return {"t": "count", "rel": rel, "claim": claim, "lo": lo, "hi": hi, "limit": self.limit}
+    def _pick(self, candidates: dict[int, list[dict[str, Any]]]) -> dict[str, Any]:
+        """The engine's choice of the lowest-ranked candidate per target."""
+        self._assert(candidates)
+        picks: dict[int, list[dict[str, Any]]] = defaultdict(list)
+        for key, facts in candidates.items():
+            for target in dict.fromkeys(f["target"] for f in facts):
+                picks[key].append({"t": "pick", "target": target})
+        chosen: dict[str, Any] = {}
+        for name, info, bound in self._assert(picks):
+            if info.kind == "pick":
+                target = bound["p"]["target"]
+                if target in chosen and chosen[target] != bound["cd"]["value"]:
+                    raise EngineError(f"{target}: two candidates of the same rank ({chosen[target]}, {bound['cd']['value']})")
+                chosen[target] = bound["cd"]["value"]
+        wanted = {f["target"] for facts in candidates.values() for f in facts}
+        if wanted - set(chosen):
+            raise EngineError(f"{sorted(wanted - set(chosen))[0]}: no candidate was picked (an action was lost)")
+        return chosen
 
-    def what(self) -> str:
-        return f"{self.ob.rule.kind} counts against the cap of {self.limit:,}"
-
-    def no_breach_reason(self, verdict: Verdict) -> str:
-        inconclusive = total(self.roles["inconclusive"])
-        if verdict == Verdict.UNKNOWN:
-            if inconclusive:
-                return (f"no count decides the cap of {self.limit:,} from {self.ctx.since.isoformat()}: "
-                        f"{_plural(inconclusive, 'reported range')} straddle it")
-            return f"no {self.ob.rule.kind} count reported from {self.ctx.since.isoformat()} to check against the cap of {self.limit:,}"
-        latest = max(self.roles["compliance"], key=lambda r: r.day)
-        return (f"{_plural(total(self.roles['compliance']), 'count')} within the cap of {self.limit:,} "
-                f"(latest {latest.hi:,} on {latest.day.isoformat()}, reported by {_alignment(latest.source_party)}); "
-                f"no count above it" + (f"; {inconclusive} inconclusive" if inconclusive else ""))
-
-
-class ProhibitionEvaluation(GradedEvaluation):
-    """No act of `kind` by the bearer: any affirming report is breach evidence."""
-
-    def __init__(self, ctx: Context, ob: Obligation, bearer: str | None):
-        super().__init__(ctx, ob, bearer)
-        self.window_kind = ob.rule.kind
-        if self.in_force:
-            self.counted = self.select(ob.rule.kind, subject=getattr(ob.rule, "subject", None), start=ctx.since)
-            signatures, rel = self.signatures, self.rel
-            for row in self.counted:
-                signatures[(rel(row.source_party), row.claim)].append(row)
-
-    def _fact_of(self, key):
-        rel, claim = key
-        return {"t": "act", "rel": rel, "claim": claim}
-
-    def what(self) -> str:
-        subject = getattr(self.ob.rule, "subject", None)
-        return f"reported {self.ob.rule.kind}{f' ({subject})' if subject else ''} by {'/'.join(self.bearers)}"
-
-    def no_breach_reason(self, verdict: Verdict) -> str:
-        denials = total(self.roles["contradiction"]) + total(self.roles["noted"])
-        return (f"no report of {self.ob.rule.kind} by {'/'.join(self.bearers)} from {self.ctx.since.isoformat()} "
-                f"to {self.ctx.as_of.isoformat()}" + (f" ({_plural(denials, 'denial')} recorded)" if denials else ""))
-
-
-class LinkedSeriesEvaluation(ProhibitionEvaluation):
-    """Pending until the first trigger (deployment complete); from then a prohibition on `kind`."""
-
-    def __init__(self, ctx: Context, ob: Obligation, bearer: str | None):
-        super().__init__(ctx, ob, bearer)
-        self.trigger_day: dt.date | None = None
-        if self.in_force:
-            self.triggers = self.select(ob.rule.trigger_kind, any_actor=True)
-            for row in self.triggers:
-                self.signatures[("trigger", row.claim)].append(row)
-
-    def _fact_of(self, key):
-        if key[0] == "trigger":
-            return {"t": "trigger", "claim": key[1]}
-        return super()._fact_of(key)
-
-    def classified(self, outcomes: list[str], rows: list[Row]) -> None:
-        super().classified(outcomes, rows)
-        if "trigger" in outcomes:
-            first = min(r.day for r in rows)
-            self.trigger_day = first if self.trigger_day is None else min(self.trigger_day, first)
-
-    def stage2(self) -> list[dict[str, Any]]:
-        self.pending = self.trigger_day is None
-        if self.in_force:
-            after = self.trigger_day or dt.date.max
-            for role in ("breach", "contradiction", "noted"):
-                self.roles[role] = [r for r in self.roles[role] if r.day >= after]
-            self.counted = [r for r in self.counted if r.day >= after] + self.triggers
-        return super().stage2()
-
-    def explain(self, verdict: Verdict):
-        if verdict == Verdict.PENDING:
-            return (f"pending: no report yet that {self.ob.rule.trigger_kind} (the series it follows)",
-                    [], [], [], [], None, None)
-        reason, *rest = super().explain(verdict)
-        if verdict != Verdict.NOT_IN_FORCE:
-            reason = f"{self.ob.rule.trigger_kind} first reported on {self.trigger_day.isoformat()}; {reason}"
-        return (reason, *rest)
-
-
-class FulfilmentEvaluation(ObligationEvaluation):
-    """Shapes met by a fulfilment report (deadlines, establishments), disputed when only the bearer's side reports it."""
-
-    def __init__(self, ctx: Context, ob: Obligation, bearer: str | None):
-        super().__init__(ctx, ob, bearer)
-        self.fulfilled_on: dt.date | None = None
-        self.disputed = False
-        self.disputing: list[Row] = []  # denials from another side near a report: the contradicting evidence
-        if self.in_force:
-            rule = ob.rule
-            self.counted = self.select(rule.kind, any_actor=ob.joint, subject=getattr(rule, "subject", None),
-                                       sup=getattr(rule, "supervised_by", None))
-            for row in self.counted:
-                self.signatures[(row.claim,)].append(row)
-
-    def _fact_of(self, key):
-        return {"t": "report", "claim": key[0]}
-
-    def _settle(self) -> None:
-        reports, denials = self.roles["fulfilment"], self.roles["denial"]
-        if not reports:
-            return
-        self.fulfilled_on = min(r.day for r in reports)
-        parties = {r.source_party for r in reports}
-        sides = {self.ctx.agreement.side_of(p) for p in parties if p != INDEPENDENT}
-        one_bearer_side = INDEPENDENT not in parties and len(sides) == 1 and sides <= self.bearer_sides
-        if one_bearer_side:
-            window = self.ctx.agreement.window(self.ob.rule.kind)
-            spans = SpanIndex((r.day, r.day_end) for r in reports)
-            (side,) = sides
-            self.disputing = [d for d in denials if self.ctx.agreement.side_of(d.source_party) != side
-                              and spans.any_near(d.day, d.day_end, window)]
-            self.disputed = bool(self.disputing)
-
-    def _evidence(self, verdict: Verdict) -> tuple[list[Row], list[Row], list[Row]]:
-        reports = self.roles["fulfilment"]
-        if verdict == Verdict.DISPUTED:
-            return [], self.disputing, reports
-        if verdict == Verdict.VIOLATED:
-            return reports, [], []
-        return [], [], reports
-
-    def _described(self) -> str:
-        rule = self.ob.rule
-        detail = getattr(rule, "subject", None) or (f"supervised by {rule.supervised_by}" if getattr(rule, "supervised_by", None) else None)
-        return f"{rule.kind}{f' ({detail})' if detail else ''}"
-
-
-class DeadlineEvaluation(FulfilmentEvaluation):
-    """The earliest fulfilment decides: in time, late (with the delay in days), overdue or pending."""
-
-    def stage3(self) -> dict[str, Any]:
-        self._settle()
-        deadline = self.terms["deadline"].value
-        return {"t": "grade", "ob": self.ob.id, "in_force": int(self.in_force),
-                "fulfilled": int(self.fulfilled_on is not None), "disputed": int(self.disputed),
-                "fulfilled_on": (self.fulfilled_on or dt.date.min).toordinal(),
-                "deadline": deadline.toordinal(), "as_of": self.ctx.as_of.toordinal()}
-
-    def explain(self, verdict: Verdict):
-        term = self.terms["deadline"]
-        deadline = term.value
-        inclusive = self.ob.terms["deadline"].inclusive is not False
-        due = deadline.isoformat() if verdict != Verdict.NOT_IN_FORCE or not self.ctx.state.endings.get(self.ob.id) else None
-        amended = f", amended by {term.amended_by[-1].id} from {term.original.isoformat()}" if term.amended_by else ""
-        amended += " (what-if override)" if term.overridden else ""
-        rule = f"deadline {deadline.isoformat()} ({'inclusive' if inclusive else 'exclusive'}{amended})"
-        breach, contradicting, compliance = self._evidence(verdict)
-        first = f"{self._described()} first reported for {self.fulfilled_on.isoformat()}" if self.fulfilled_on else ""
-        if verdict == Verdict.NOT_IN_FORCE:
-            return self.off_reason, [], [], [], [], due, None
-        if verdict == Verdict.COMPLIANT:
-            reason = f"{rule}: {first}, in time"
-        elif verdict == Verdict.VIOLATED:
-            reason = f"{rule}: {first}, late by {_plural((self.fulfilled_on - deadline).days, 'day')}"
-        elif verdict == Verdict.DISPUTED:
-            reason = (f"{rule}: {first}, reported only from the bearer's side and denied from another side")
-        elif verdict == Verdict.OVERDUE:
-            reason = f"{rule}: passed with no record that {self._described()} happened"
-        else:
-            reason = f"{rule}: not yet reached; no record yet that {self._described()} happened"
-        return reason, breach, contradicting, compliance, [], due, None
-
-
-class EstablishmentEvaluation(FulfilmentEvaluation):
-    """Pending until observed, then compliant (disputed when only the bearer's side reports it and another side denies it)."""
-
-    def stage3(self) -> dict[str, Any]:
-        self._settle()
-        return {"t": "grade", "ob": self.ob.id, "in_force": int(self.in_force),
-                "observed": int(self.fulfilled_on is not None), "disputed": int(self.disputed)}
-
-    def explain(self, verdict: Verdict):
-        breach, contradicting, compliance = self._evidence(verdict)
-        if verdict == Verdict.NOT_IN_FORCE:
-            return self.off_reason, [], [], [], [], None, None
-        if verdict == Verdict.PENDING:
-            return f"pending: no report yet of {self._described()}", [], [], [], [], None, None
-        reason = f"{self._described()} first reported for {self.fulfilled_on.isoformat()}"
-        if verdict == Verdict.DISPUTED:
-            reason += ", reported only from the bearer's side and denied from another side"
-        return reason, breach, contradicting, compliance, [], None, None
-
-
-class TermRenewalEvaluation(ObligationEvaluation):
-    """A term renewed automatically unless a Party gives notice on or before the notice deadline."""
-
-    def __init__(self, ctx: Context, ob: Obligation, bearer: str | None):
-        super().__init__(ctx, ob, bearer)
-        self.outcome: tuple[bool, str, str | None, str | None, list[Row]] | None = None
-        if self.in_force:
-            self.counted = self.select(ob.rule.kind, any_actor=True)
-            parties = ctx.agreement.parties
-            for row in self.counted:
-                self.signatures[(row.claim, int(row.actor in parties))].append(row)
-
-    def _fact_of(self, key):
-        return {"t": "notice", "claim": key[0], "party": key[1]}
-
-    def _periods(self) -> tuple[bool, str, str | None, str | None, list[Row]]:
-        start = self.terms["start"].value
-        years = int(self.terms["period_years"].value)
-        months = int(self.terms["notice_months"].value)
-        notices = sorted(self.roles["notice"], key=lambda r: r.day)
-        previous_deadline = dt.date.min
+    def _periods(self, unit: Unit) -> list[dict[str, int]]:
+        """The renewal periods up to the one the as-of date falls in: (after, by] is each one's notice window."""
+        spec = unit.body.periods
+        values = unit.epochs[-1].values
+        start = local_day(values[spec.start], self.tz)
+        years, months = int(values[spec.years]), int(values[spec.notice_months])
+        periods = []
+        previous = NEG_INFINITY
         number = 1
         term_start = start
         while True:
             term_end = add_months(start, 12 * years * number)
             deadline = add_months(term_end, -months)
-            given = [r for r in notices if previous_deadline < r.day <= deadline]
-            if given:
-                who = ", ".join(sorted({r.actor for r in given}))
-                if self.ctx.as_of >= term_end:
-                    return (False, f"not in force from {term_end.isoformat()}: notice given by {who} on "
-                            f"{given[0].day.isoformat()} ended the provision at the end of term {number}", None,
-                            term_end.isoformat(), given)
-                return (True, f"term {number} ({term_start.isoformat()} to {term_end.isoformat()}) running; notice given "
-                        f"by {who} on {given[0].day.isoformat()}: the provision ends on {term_end.isoformat()}", None,
-                        term_end.isoformat(), given)
-            if self.ctx.as_of < term_end:
-                next_deadline = deadline if self.ctx.as_of <= deadline else add_months(term_end, 12 * years - months)
-                late = [r for r in notices if r.day > deadline]
-                tail = f"; a notice given after {deadline.isoformat()} counts for the next term" if late else ""
-                return (True, f"term {number} ({term_start.isoformat()} to {term_end.isoformat()}) running; no notice "
-                        f"given for it; next notice deadline {next_deadline.isoformat()}{tail}",
-                        next_deadline.isoformat(), term_end.isoformat(), late)
-            previous_deadline, term_start, number = deadline, term_end, number + 1
+            periods.append({"k": number, "after": previous, "by": deadline.toordinal(),
+                            "start": term_start.toordinal(), "end": term_end.toordinal()})
+            if self.ctx.as_of < term_end or number > 1000:
+                return periods
+            previous, term_start, number = deadline.toordinal(), term_end, number + 1
 
-    def stage3(self) -> dict[str, Any]:
-        if self.in_force:
-            self.outcome = self._periods()
-        return {"t": "grade", "ob": self.ob.id, "in_force": int(self.in_force and self.outcome[0])}
+    def _deadlines(self) -> None:
+        eventfs: dict[int, list[dict[str, Any]]] = defaultdict(list)
+        dues: dict[int, list[dict[str, Any]]] = defaultdict(list)
+        for unit in self.units:
+            key = self._engine_key(unit)
+            base = {"ob": unit.ob.id, "unit": unit.key}
+            for name, group in unit.events.items():
+                eventfs[key].append({"t": "eventf", **base, "name": name, "day": group.start.toordinal(),
+                                     "status": group.status})
+            if unit.noticed is not None:
+                period = unit.periods[unit.noticed - 1]
+                eventfs[key].append({"t": "noticed", **base, "k": unit.noticed, "end": period["end"]})
+            for name, spec in unit.body.deadlines.items():
+                due = self._due(unit, name, spec)
+                unit.dues[name] = due
+                fact = {"t": "due", **base, "name": name, "event": spec.event}
+                if due["last"] is None:
+                    fact["undated"] = 1
+                else:
+                    fact["last"] = due["last"].toordinal()
+                dues[key].append(fact)
+        self._assert(eventfs)
+        for name, info, bound in self._assert(dues):
+            if info.kind == "deadline":
+                d = bound["d"]
+                unit = self._unit(d["ob"], d["unit"])
+                if info.table in unit.outcomes and unit.outcomes[info.table] != info.value:
+                    raise EngineError(f"{unit.label}: deadline {info.table} has two outcomes")
+                unit.outcomes[info.table] = info.value
+        for unit in self.units:
+            for name in unit.body.deadlines:
+                if name not in unit.outcomes:
+                    raise EngineError(f"{unit.label}: deadline {name} has no outcome (an action was lost)")
 
-    def explain(self, verdict: Verdict):
-        if self.outcome is None:
-            return self.off_reason, [], [], [], [], None, None
-        _running, reason, due, term_end, rows = self.outcome
-        return reason, [], [], rows, [], due, term_end
+    def _event_day(self, unit: Unit, ref: EventRef) -> tuple[Optional[dt.date], str]:
+        """The day an event a deadline counts from happened (None: not yet), and what it is, in words."""
+        agreement = self.ctx.agreement
+        if ref.entry_into_force:
+            return agreement.in_force_day, "entry into force"
+        if ref.kind is not None:
+            days = [r.day for r in self.ctx.rows_by_kind.get(ref.kind, ())
+                    if r.claim == "affirms" and agreement.in_force_day <= r.day <= self.ctx.as_of]
+            return (min(days) if days else None), f"the first {ref.kind}"
+        if ref.obligation is None:
+            group = unit.events.get(ref.event)
+            return (group.start if group else None), ref.event
+        others = [u for u in self.units if u.ob.id == ref.obligation]
+        same = [u for u in others if u.key == unit.key] or others
+        days = []
+        for other in same:
+            role = other.body.events[ref.event].first
+            days += [r.day for r in other.roles.get(role, []) if r.day >= agreement.in_force_day]
+        return (min(days) if days else None), f"{ref.obligation}'s {ref.event}"
+
+    def _due(self, unit: Unit, name: str, spec: Any) -> dict[str, Any]:
+        """A deadline's due day and last compliant day, by calendar arithmetic."""
+        values = unit.epochs[-1].values
+        overrides = self.ctx.overrides.get(unit.ob.id, {})
+        if spec.term is not None:
+            day = local_day(values[spec.term], self.tz)
+            term = unit.ob.terms[spec.term]
+            inclusive = spec.inclusive if spec.inclusive is not None else term.inclusive
+            if "inclusive" in overrides:
+                inclusive = bool(overrides["inclusive"])
+            if spec.exact:
+                return {"day": day, "last": day, "inclusive": True, "exact": True, "from": None}
+            last = day if inclusive is not False else day - dt.timedelta(days=1)
+            return {"day": day, "last": last, "inclusive": inclusive is not False, "exact": False, "from": None}
+        base, what = self._event_day(unit, spec.after)
+        inclusive = spec.inclusive is not False
+        if "inclusive" in overrides:
+            inclusive = bool(overrides["inclusive"])
+        if base is None:
+            return {"day": None, "last": None, "inclusive": inclusive, "exact": spec.exact, "from": (what, None)}
+        day = base
+        if spec.months:
+            day = add_months(day, spec.months)
+        if spec.days:
+            day = day + dt.timedelta(days=spec.days)
+        last = day if (inclusive or spec.exact) else day - dt.timedelta(days=1)
+        return {"day": day, "last": last, "inclusive": inclusive, "exact": spec.exact, "from": (what, base)}
+
+    def _verdicts(self) -> None:
+        stage: dict[int, list[dict[str, Any]]] = defaultdict(list)
+        decide: dict[int, list[dict[str, Any]]] = defaultdict(list)
+        for unit in self.units:
+            key = self._engine_key(unit)
+            base = {"ob": unit.ob.id, "unit": unit.key}
+            for status in sorted({g.status for g in unit.matters}):
+                stage[key].append({"t": "gstat", **base, "table": "matters", "status": status})
+            for name, outcome in unit.outcomes.items():
+                stage[key].append({"t": "dlo", **base, "name": name, "outcome": outcome})
+            decide[key].append({"t": "decide", **base})
+        self._assert(stage)
+        candidates: dict[int, list[dict[str, Any]]] = defaultdict(list)
+        for name, info, bound in self._assert(decide):
+            if info.kind == "verdict":
+                d = bound["d"]
+                unit = self._unit(d["ob"], d["unit"])
+                candidates[self._engine_key(unit)].append(
+                    {"t": "cand", "target": f"{unit.label}|verdict", "rank": info.rank,
+                     "value": json.dumps([info.value, info.rank, info.table])})
+        for target, value in self._pick(candidates).items():
+            unit = self._unit(*target.rsplit("|", 1)[0].split("|", 1))
+            unit.verdict, unit.verdict_rank, unit.verdict_detail = json.loads(value)
+        for unit in self.units:
+            if unit.verdict is None:
+                raise EngineError(f"{unit.label}: the verdict rules chose no verdict")
 
 
-EVALUATIONS: dict[str, type[ObligationEvaluation]] = {
-    "cap": CapEvaluation,
-    "prohibition": ProhibitionEvaluation,
-    "linked-series": LinkedSeriesEvaluation,
-    "deadline": DeadlineEvaluation,
-    "establishment": EstablishmentEvaluation,
-    "term-renewal": TermRenewalEvaluation,
-}
+def _fact_value(value: Any, tz: dt.tzinfo) -> Any:
+    """A term value as facts carry it: numbers as they are, dates as day ordinals, moments as minutes."""
+    if isinstance(value, bool):
+        return int(value)
+    if isinstance(value, dt.datetime):
+        return moment_minute(value, tz)
+    if isinstance(value, dt.date):
+        return value.toordinal()
+    return value
 
 
-def evaluate(ctx: Context, engine: RuleEngine) -> list[ObligationResult]:
-    """Evaluate every obligation for each bearer, in clause-file order, bearers in listed order."""
-    evaluations: list[ObligationEvaluation] = []
-    for ob in ctx.agreement.obligations:
-        make = EVALUATIONS[ob.rule.shape]
-        if ob.joint:
-            evaluations.append(make(ctx, ob, None))
+def _merged_runs(rows: list[Row], window: int) -> list[tuple[dt.date, dt.date, list[Row]]]:
+    """Rows merged into runs whose windows touch: a run is near a span exactly when one of its rows is."""
+    runs: list[tuple[dt.date, dt.date, list[Row]]] = []
+    gap = dt.timedelta(days=2 * window + 1)
+    for row in sorted(rows, key=lambda r: (r.day, r.day_end)):
+        if runs and row.day - runs[-1][1] <= gap:
+            start, end, members = runs[-1]
+            members.append(row)
+            runs[-1] = (start, max(end, row.day_end), members)
         else:
-            evaluations.extend(make(ctx, ob, bearer) for bearer in ob.bearers)
+            runs.append((row.day, row.day_end, [row]))
+    return runs
 
-    with engine.session() as session:
-        stage1 = [(ev, fact, rows) for ev in evaluations for fact, rows in ev.stage1()]
-        for (ev, _fact, rows), outcomes in zip(stage1, session.assert_facts([fact for _, fact, _ in stage1])):
-            ev.classified(outcomes, rows)
-        stage2 = [(ev, fact) for ev in evaluations for fact in ev.stage2()]
-        statuses: dict[int, list[list[str]]] = defaultdict(list)
-        for (ev, _fact), outcome in zip(stage2, session.assert_facts([fact for _, fact in stage2])):
-            statuses[id(ev)].append(outcome)
-        for ev in evaluations:
-            ev.graded_matters(statuses.get(id(ev), []))
-        verdicts = session.assert_facts([ev.stage3() for ev in evaluations])
 
+def _merged_spans(rows: list[Row], window: int) -> list[tuple[dt.date, dt.date]]:
+    return [(start, end) for start, end, _ in _merged_runs(rows, window)]
+
+
+def _near(row: Row, span: tuple[dt.date, dt.date], window: int) -> bool:
+    reach = dt.timedelta(days=window)
+    return row.day <= span[1] + reach and row.day_end >= span[0] - reach
+
+
+def evaluate(ctx: Context) -> list[ObligationResult]:
+    """Evaluate every obligation for each bearer, in clause-file order, bearers in listed order."""
+    from .explain import results_of
+
+    units = Evaluation(ctx).run()
     results: list[ObligationResult] = []
-    for ev, outcome in zip(evaluations, verdicts):
-        if len(outcome) != 1:
-            from .errors import EngineError
-            raise EngineError(f"{ev.ob.id}: verdict rules gave {outcome}, expected exactly one")
-        results.extend(ev.results(outcome[0]))
+    for unit in units:
+        results.extend(results_of(ctx, unit))
     return results

@@ -7,9 +7,9 @@ import datetime as dt
 import heapq
 from operator import attrgetter
 from dataclasses import dataclass, field
-from typing import Iterable, Sequence
+from typing import Any, Iterable, Sequence
 
-from .store import GroupIds, GroupRow
+from .store import GroupIds
 
 
 def id_key(observation_id: str) -> tuple[int, int, str]:
@@ -48,32 +48,44 @@ class Row:
     hi: int | None
     n: int
     id_text: str | GroupIds  # comma-separated IDs, or the store's reader of them (groups from its summary)
+    attrs: str | None = None  # the attributes' canonical JSON, or None
+    at: str | None = None  # the UTC instant of a date-time (rows on a moment's day only), None for a plain date
+    at_end: str | None = None  # likewise for date_end
     _ids: list[str] | None = field(default=None, repr=False)
 
     @classmethod
-    def from_group(cls, group: "GroupRow | Row") -> "Row":
-        """A row from the store's GROUP BY result (`Store.evidence_groups` gives rows already: passed through)."""
-        if isinstance(group, Row):
-            return group
-        return cls(group.kind, group.actor, _day(group.day), _day(group.day_end), group.source_party, group.claim,
-                   group.subject, group.sup, group.lo, group.hi, group.n,
-                   group.seqs if isinstance(group.seqs, GroupIds) else str(group.seqs))
+    def of_observation(cls, obs: Any, ids: str) -> "Row":
+        """A row of one validated observation (a what-if's hypothetical ones), with its moments."""
+        from .dates import format_utc
+        from .records import canonical_json
+
+        fields = obs.fields
+        sup = fields.get("supervised_by")
+        attributes = fields.get("attributes")
+        at_end = (format_utc(obs.instant_end) if obs.timed_end else
+                  format_utc(obs.instant) if obs.timed and "date_end" not in fields else None)
+        return cls(fields["kind"], fields["actor"], obs.day, obs.day_end, fields["source_party"],
+                   fields.get("claim", "affirms"), fields.get("subject"), sup.strip().upper() if sup else None,
+                   obs.lo, obs.hi, 1, ids, canonical_json(attributes) if attributes else None,
+                   format_utc(obs.instant) if obs.timed else None, at_end)
+
+    def key(self) -> tuple:
+        """The store's group key of this row (day first), as its ID reader takes it."""
+        return (self.day.isoformat(), self.kind, self.actor, self.source_party, self.claim, self.subject, self.sup,
+                self.lo, self.hi, self.attrs, self.day_end.isoformat())
 
     def ids(self) -> list[str]:
         """The observation IDs in this row, sorted."""
         if self._ids is None:
             text = self.id_text
             if not isinstance(text, str):
-                text = text.text(self.kind, self.actor, self.day.isoformat(), self.day_end.isoformat(),
-                                 self.source_party, self.claim, self.subject, self.sup, self.lo, self.hi)
+                text = text.text(self.key())
             self._ids = sorted(text.split(","), key=id_key)
         return self._ids
 
     def without(self, excluded: set[str]) -> "Row | None":
         """This row less some observation IDs (None when nothing is left)."""
-        if not isinstance(self.id_text, str) and (
-                self.day.isoformat(), self.kind, self.actor, self.source_party, self.claim, self.subject, self.sup,
-                self.lo, self.hi, self.day_end.isoformat()) not in self.id_text.keys_of(frozenset(excluded)):
+        if not isinstance(self.id_text, str) and self.key() not in self.id_text.keys_of(frozenset(excluded)):
             return self  # none of them is in this group: its IDs need not be read
         kept = [i for i in self.ids() if i not in excluded]
         if len(kept) == self.n:
@@ -81,7 +93,7 @@ class Row:
         if not kept:
             return None
         return Row(self.kind, self.actor, self.day, self.day_end, self.source_party, self.claim, self.subject,
-                   self.sup, self.lo, self.hi, len(kept), ",".join(kept), kept)
+                   self.sup, self.lo, self.hi, len(kept), ",".join(kept), self.attrs, self.at, self.at_end, kept)
 
 
 def first_ids(rows: Iterable[Row], limit: int) -> list[str]:

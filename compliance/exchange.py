@@ -9,20 +9,22 @@ import re
 from typing import Any, Callable, Iterable, Iterator
 
 from .agreement import Agreement, Amendment, Ending, check_term_value
-from .dates import parse_day
+from .dates import parse_day, parse_moment
 from .errors import ComplianceError, InputError
 from .observation import clean_text, parse_observation
-from .records import AMENDMENT, ENDING, OBSERVATION, RETRACTION, NewRecord, Record
+from .process import Process, as_process
+from .records import AMENDMENT, ENDING, OBSERVATION, RETRACTION, TRACK, NewRecord, Record, track_id
 
 MAX_LINE_BYTES = 1_000_000
 MAX_NUMBER_DIGITS = 4_000
 _SURROGATE = re.compile("[\ud800-\udfff]")
 
 
-def observation_record(fields: dict[str, Any], agreement: Agreement, declared: frozenset[str] = frozenset(),
+def observation_record(fields: dict[str, Any], agreement: Agreement | Process, declared: frozenset[str] = frozenset(),
                        supersedes: str | None = None, **store_fields: Any) -> NewRecord:
-    """A new observation (or, with `supersedes`, a correction) validated against the agreement."""
-    obs = parse_observation(fields, agreement, declared)
+    """A new observation (or, with `supersedes`, a correction) validated against the agreement(s) it is for."""
+    restore = any(value is not None for value in store_fields.values())
+    obs = parse_observation(fields, agreement, declared, normalize=not restore)
     body = dict(obs.fields)
     if supersedes is not None:
         body["supersedes"] = str(supersedes)
@@ -36,14 +38,35 @@ def retraction_record(target: str | int, reason: Any, **store_fields: Any) -> Ne
     return NewRecord(RETRACTION, {"retracts": target, "reason": text}, target=target, **store_fields)
 
 
-def _term_value(agreement: Agreement, obligation: str, term: str, value: Any) -> dt.date | int:
-    ob = agreement.obligation_or_none(obligation)
-    if ob is None:
-        raise InputError(f"unknown obligation {obligation!r} (known: {', '.join(o.id for o in agreement.obligations)})", "obligation")
+def owner_of(vocabulary: Agreement | Process, obligation: str) -> tuple[Agreement, Any]:
+    """The agreement an obligation ID belongs to, and the obligation; InputError naming the known IDs."""
+    process = as_process(vocabulary)
+    found = process.obligation(obligation)
+    if found is None:
+        raise InputError(f"unknown obligation {obligation!r} (known: {', '.join(process.obligation_ids())})", "obligation")
+    return found
+
+
+def _term_value(vocabulary: Agreement | Process, obligation: str, term: str, value: Any) -> Any:
+    agreement, ob = owner_of(vocabulary, obligation)
     if term not in ob.terms:
         raise InputError(f"{obligation} has no term {term!r} (terms: {', '.join(ob.terms) or 'none'})", "term")
-    if isinstance(ob.terms[term].value, dt.date):
+    kind = ob.terms[term].type
+    if kind == "date":
         return parse_day(value, agreement.tz) if not isinstance(value, dt.date) else value
+    if kind == "moment":
+        if isinstance(value, dt.datetime):
+            return value if value.tzinfo else value.replace(tzinfo=agreement.tz)
+        day, instant = parse_moment(value, agreement.tz)
+        return instant.astimezone(agreement.tz)
+    if kind == "flag":
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.strip().lower() in ("true", "false"):
+            return value.strip().lower() == "true"
+        raise InputError(f"term {term!r} takes true or false, got {value!r}", "value")
+    if kind == "number" and isinstance(value, (int, float)) and not isinstance(value, bool):
+        return value
     if isinstance(value, bool):
         raise InputError("must be a whole number", "value")
     if isinstance(value, str) and value.strip().isascii() and value.strip().isdigit():  # not '²': int() rejects it
@@ -57,7 +80,7 @@ def _term_value(agreement: Agreement, obligation: str, term: str, value: Any) ->
     raise InputError(f"term {term!r} takes a whole number >= 0, got {value!r}", "value")
 
 
-def _parties(value: Any, agreement: Agreement, field: str = "by") -> list[str]:
+def _parties(value: Any, agreement: Agreement | Process, field: str = "by") -> list[str]:
     codes = value.split(",") if isinstance(value, str) else value
     if not isinstance(codes, list) or not codes:
         raise InputError("must list one or more party codes (AM,AZ)", field)
@@ -70,14 +93,14 @@ def _parties(value: Any, agreement: Agreement, field: str = "by") -> list[str]:
     return result
 
 
-def _date_field(value: Any, agreement: Agreement, field: str) -> dt.date:
+def _date_field(value: Any, agreement: Agreement | Process, field: str) -> dt.date:
     try:
         return parse_day(value, agreement.tz)
     except InputError as error:
         raise InputError(error.reason, field) from None
 
 
-def amendment_record(data: dict[str, Any], agreement: Agreement, **store_fields: Any) -> NewRecord:
+def amendment_record(data: dict[str, Any], agreement: Agreement | Process, **store_fields: Any) -> NewRecord:
     """A recorded change to one term of one obligation."""
     allowed = {"obligation", "term", "value", "agreed_on", "by", "requested_by", "relayed_by", "source", "note"}
     _only(data, allowed)
@@ -86,10 +109,11 @@ def amendment_record(data: dict[str, Any], agreement: Agreement, **store_fields:
             raise InputError("is required", key)
     obligation, term = clean_text(data["obligation"], "obligation"), clean_text(data["term"], "term")
     value = _term_value(agreement, obligation, term, data["value"])
+    owner, _ = owner_of(agreement, obligation)
     body: dict[str, Any] = {
         "obligation": obligation, "term": term,
         "value": value.isoformat() if isinstance(value, dt.date) else value,
-        "agreed_on": _date_field(data["agreed_on"], agreement, "agreed_on").isoformat(),
+        "agreed_on": _date_field(data["agreed_on"], owner, "agreed_on").isoformat(),
         "by": _parties(data["by"], agreement),
         "source": clean_text(data["source"], "source"),
     }
@@ -101,22 +125,54 @@ def amendment_record(data: dict[str, Any], agreement: Agreement, **store_fields:
     return NewRecord(AMENDMENT, body, **store_fields)
 
 
-def ending_record(data: dict[str, Any], agreement: Agreement, **store_fields: Any) -> NewRecord:
+def ending_record(data: dict[str, Any], agreement: Agreement | Process, **store_fields: Any) -> NewRecord:
     """A record that an obligation stopped applying on a date."""
     _only(data, {"obligation", "on", "by", "source", "note"})
     for key in ("obligation", "on", "by", "source"):
         if data.get(key) in (None, ""):
             raise InputError("is required", key)
     obligation = clean_text(data["obligation"], "obligation")
-    if agreement.obligation_or_none(obligation) is None:
-        raise InputError(f"unknown obligation {obligation!r} (known: {', '.join(o.id for o in agreement.obligations)})", "obligation")
+    owner, _ = owner_of(agreement, obligation)
     body: dict[str, Any] = {
-        "obligation": obligation, "on": _date_field(data["on"], agreement, "on").isoformat(),
+        "obligation": obligation, "on": _date_field(data["on"], owner, "on").isoformat(),
         "by": _parties(data["by"], agreement), "source": clean_text(data["source"], "source"),
     }
     if data.get("note"):
         body["note"] = clean_text(data["note"], "note", 10_000)
     return NewRecord(ENDING, body, **store_fields)
+
+
+def track_record(ref: str | Any, process: Process | None = None, **store_fields: Any) -> NewRecord:
+    """A record that makes a store track an agreement (a bundled ID, or a clause file's path); checked against
+    the agreements already tracked (obligation IDs unique, one vocabulary)."""
+    from .clauses import bundled_ids, clause_path, load_agreement
+
+    if isinstance(ref, dict):
+        _only(ref, {"agreement", "path"})
+        if not isinstance(ref.get("agreement"), str) or not ref["agreement"].strip():
+            raise InputError("is required", "agreement")
+        path = ref.get("path")
+        agreement = load_agreement(path if path else ref["agreement"])
+        if agreement.id != ref["agreement"].strip():
+            raise InputError(f"{path} holds agreement {agreement.id}, not {ref['agreement']}", "agreement")
+    else:
+        agreement = load_agreement(ref)
+        text = str(ref)
+        path = None if text in bundled_ids() and "/" not in text else str(clause_path(ref).resolve())
+    if process is not None:
+        process.with_agreement(agreement)
+    body: dict[str, Any] = {"agreement": agreement.id}
+    if path:
+        body["path"] = str(path)
+    return NewRecord(TRACK, body, id=store_fields.pop("id", None), **store_fields)
+
+
+def agreement_of_track(record: NewRecord | Record) -> Agreement:
+    """The agreement a track record names (bundled by ID, or loaded from its path)."""
+    from .clauses import load_agreement
+
+    body = record.body
+    return load_agreement(body.get("path") or body["agreement"])
 
 
 def _only(data: dict[str, Any], allowed: set[str]) -> None:
@@ -179,7 +235,7 @@ def _reject_unacceptable(data: Any) -> None:
             stack.extend((f"{path}.{index}" if path else str(index), item) for index, item in enumerate(value))
 
 
-def parse_line(data: Any, agreement: Agreement, declared: frozenset[str],
+def parse_line(data: Any, agreement: Agreement | Process, declared: frozenset[str],
                source_party: Callable[[str], str] | None = None) -> NewRecord:
     """One decoded JSON line to a record: an observation, correction, retraction, amendment or ending.
 
@@ -197,12 +253,14 @@ def parse_line(data: Any, agreement: Agreement, declared: frozenset[str],
                 value = str(value)
             store[key] = clean_text(value, key)
     record_type = data.pop("record", None)
+    if record_type == TRACK:
+        return track_record(data, None, **store)
     if record_type == AMENDMENT:
         return amendment_record(data, agreement, **store)
     if record_type == ENDING:
         return ending_record(data, agreement, **store)
     if record_type not in (None, OBSERVATION, RETRACTION):
-        raise InputError(f"unknown record type {record_type!r} (observation, retraction, amendment, ending)", "record")
+        raise InputError(f"unknown record type {record_type!r} (observation, retraction, amendment, ending, track)", "record")
     if "retracts" in data or record_type == RETRACTION:
         _only(data, {"retracts", "reason"})
         if "retracts" not in data:
@@ -222,11 +280,16 @@ def parse_line(data: Any, agreement: Agreement, declared: frozenset[str],
     return observation_record(data, agreement, declared, None if supersedes is None else str(supersedes).strip(), **store)
 
 
-def read_jsonl(lines: Iterable[str | bytes], agreement: Agreement, where: str,
+def read_jsonl(lines: Iterable[str | bytes], agreement: Agreement | Process, where: str,
                declared: frozenset[str] = frozenset(), source_party: Callable[[str], str] | None = None) -> list[NewRecord]:
-    """Validate every line; the first invalid one raises InputError naming `where:line`, the field and the reason."""
+    """Validate every line; the first invalid one raises InputError naming `where:line`, the field and the reason.
+
+    Lines are validated against `agreement` (the agreements the store tracks) and every agreement a `track`
+    line before them adds. A restore (lines with store fields) whose first line is a `track` record starts
+    from nothing: the export's own track records say what it tracks."""
     records: list[NewRecord] = []
     first_restore: bool | None = None
+    process = as_process(agreement)
     for number, raw in enumerate(lines, start=1):
         try:
             if isinstance(raw, bytes):
@@ -249,7 +312,16 @@ def read_jsonl(lines: Iterable[str | bytes], agreement: Agreement, where: str,
                 raise InputError("not valid JSON (nested too deeply)") from None
             if _Rejected.made != made or _SURROGATE.search(raw) or _ESCAPED_SURROGATE.search(raw):
                 _reject_unacceptable(data)
-            record = parse_line(data, agreement, declared, source_party)
+            if not records and isinstance(data, dict) and data.get("record") == TRACK and "id" in data:
+                process = Process.empty()  # a restore of a log that says what it tracks
+            record = parse_line(data, process, declared, source_party)
+            if record.type == TRACK:
+                tracked = agreement_of_track(record)
+                if tracked.id in process.ids:
+                    raise InputError(f"agreement {tracked.id} is tracked already", "agreement")
+                process = process.with_agreement(tracked)
+                if record.is_restore and record.id != track_id(tracked.id):
+                    raise InputError(f"a track record's ID is {track_id(tracked.id)}, got {record.id!r}", "id")
         except ComplianceError as error:
             raise error.located(f"{where}:{number}") from None
         object.__setattr__(record, "line", number)  # a record parse_line has just made, shared with nothing
@@ -271,7 +343,7 @@ def export_lines(records: Iterable[Record]) -> Iterator[str]:
         yield json.dumps(record.export(), ensure_ascii=False)
 
 
-def amendment_model(record: NewRecord | Record, agreement: Agreement) -> Amendment:
+def amendment_model(record: NewRecord | Record, agreement: Agreement | Process) -> Amendment:
     """A stored amendment record as the clause model."""
     body = record.body
     return Amendment(id=record.id, obligation=body["obligation"], term=body["term"],

@@ -34,13 +34,16 @@ from typing import Any
 
 from .dates import format_utc, parse_utc
 from .errors import ComplianceError, IntegrityError, StoreError
-from .exchange import amendment_record, ending_record, retraction_record
+from .exchange import agreement_of_track, amendment_record, ending_record, retraction_record, track_record
 from .observation import parse_observation
-from .records import AMENDMENT, OBSERVATION, RECORD_TYPES, RETRACTION, NewRecord, canonical_json, chain_hash, genesis_digest
+from .process import Process
+from .records import (AMENDMENT, ENDING, OBSERVATION, RECORD_TYPES, RETRACTION, TRACK, NewRecord, canonical_json,
+                      chain_hash, track_id)
 from .store import SCHEMA_VERSION, Store, _derived
 
 # the derived columns of `records`, in `raw_rows` order after the stored fields
-DERIVED = ("kind", "actor", "day", "day_end", "source_party", "claim", "subject", "sup", "lo", "hi", "target")
+DERIVED = ("kind", "actor", "day", "day_end", "source_party", "claim", "subject", "sup", "lo", "hi", "attrs", "at",
+           "at_end", "target")
 
 
 @dataclass(frozen=True)
@@ -67,14 +70,17 @@ def _show(value: Any) -> str:
     return text if len(text) <= 80 else text[:77] + "..."
 
 
-def _expected_body(record_type: str, body: dict[str, Any], store: Store) -> tuple[dict[str, Any], dict[str, Any], str | None]:
-    """Re-validate a stored body: (the body validation gives, its derived columns, its target)."""
-    agreement = store.agreement
+def _expected_body(record_type: str, body: dict[str, Any], process: Process) -> tuple[dict[str, Any], dict[str, Any], str | None]:
+    """Re-validate a stored body against the agreements tracked at that point of the log: (the body validation
+    gives, its derived columns, its target)."""
+    agreement = process
+    if record_type == TRACK:
+        return track_record(dict(body)).body, {}, None
     if record_type == OBSERVATION:
         fields = {k: v for k, v in body.items() if k != "supersedes"}
         # actor codes declared with --declare are not stored; a code that fits the pattern was accepted then
         declared = frozenset(v for k, v in fields.items() if k in ("actor", "source_party") and isinstance(v, str))
-        obs = parse_observation(fields, agreement, declared)
+        obs = parse_observation(fields, agreement, declared, normalize=False)
         target = body.get("supersedes")
         rebuilt = dict(obs.fields)
         if "supersedes" in body:
@@ -95,14 +101,25 @@ def _expected_body(record_type: str, body: dict[str, Any], store: Store) -> tupl
     return ending_record(dict(body), agreement).body, {}, None
 
 
-def _check_id(seq: int, record_id: str, record_type: str, agreement_id: str) -> None:
+def _check_id(seq: int, record_id: str, record_type: str, body: dict[str, Any], state: "_Walk") -> None:
     if record_type in (OBSERVATION, RETRACTION):
-        if record_id != str(seq):
-            raise _fail(record_id, f"a {record_type} ID must be its sequence number {seq}")
+        if not re.fullmatch(r"[1-9][0-9]*", record_id) or int(record_id) > seq:
+            raise _fail(record_id, f"a {record_type} ID must be a whole number no larger than its sequence number {seq}")
+        if int(record_id) <= state.number:
+            raise _fail(record_id, f"observation IDs must increase (the one before is {state.number})")
+        state.number = int(record_id)
+    elif record_type == TRACK:
+        agreement_id = body.get("agreement") if isinstance(body, dict) else None
+        if not isinstance(agreement_id, str) or record_id != track_id(agreement_id):
+            raise _fail(record_id, f"a track record's ID must be <agreement>-T, for the agreement it tracks")
     else:
         letter = "A" if record_type == AMENDMENT else "E"
-        if not re.fullmatch(rf"{re.escape(agreement_id)}-{letter}[1-9][0-9]*", record_id):
-            raise _fail(record_id, f"an {record_type} ID must be {agreement_id}-{letter}<n>")
+        obligation = body.get("obligation") if isinstance(body, dict) else None
+        owner = state.process.obligation_owner(obligation) if isinstance(obligation, str) else None
+        if owner is None:
+            raise _fail(record_id, f"an {record_type} names an obligation of no tracked agreement: {_show(obligation)}")
+        if not re.fullmatch(rf"{re.escape(owner.id)}-{letter}[1-9][0-9]*", record_id):
+            raise _fail(record_id, f"an {record_type} ID must be {owner.id}-{letter}<n>")
 
 
 def _check_row(row: tuple[Any, ...], store: Store, state: "_Walk") -> None:
@@ -118,7 +135,6 @@ def _check_row(row: tuple[Any, ...], store: Store, state: "_Walk") -> None:
         raise _fail(record_id, "ID appears twice in the log")
     if record_type not in RECORD_TYPES:
         raise _fail(record_id, f"unknown record type {_show(record_type)}")
-    _check_id(seq, record_id, record_type, store.agreement.id)
 
     # the chain
     if prev_hash != state.head:
@@ -136,6 +152,7 @@ def _check_row(row: tuple[Any, ...], store: Store, state: "_Walk") -> None:
         raise _fail(record_id, "body is not a JSON object")
     if canonical != body_text:
         raise _fail(record_id, "body text is not in canonical form (it was edited outside the tool)")
+    _check_id(seq, record_id, record_type, body, state)
     if not isinstance(recorded_at, str) or not isinstance(recorded_by, str):
         raise _fail(record_id, "recorded_at and recorded_by must be text")
     expected = chain_hash(state.head, record_id, record_type, body, recorded_at, recorded_by)
@@ -157,10 +174,11 @@ def _check_row(row: tuple[Any, ...], store: Store, state: "_Walk") -> None:
 
     # the body re-validated, and the columns queries read
     try:
-        rebuilt, derived, target = _expected_body(record_type, body, store)
+        rebuilt, derived, target = _expected_body(record_type, body, state.process)
     except ComplianceError as error:
         where = f"{error.where}: " if error.where else ""
-        raise _fail(record_id, f"body does not validate against agreement {store.agreement.id}: {where}{error.reason}") from None
+        raise _fail(record_id, f"body does not validate against the agreements tracked at that point "
+                               f"({', '.join(state.process.ids) or 'none'}): {where}{error.reason}") from None
     if rebuilt != body:
         changed = sorted(k for k in set(rebuilt) | set(body) if rebuilt.get(k, ...) != body.get(k, ...))
         raise _fail(record_id, f"body is not what validation gives (field {changed[0] if changed else '?'})")
@@ -181,6 +199,12 @@ def _check_row(row: tuple[Any, ...], store: Store, state: "_Walk") -> None:
         state.first_target[target] = seq
     state.ended_by[record_id] = ended_by
 
+    if record_type == TRACK:
+        try:
+            tracked = agreement_of_track(NewRecord(TRACK, body))
+            state.process = state.process.with_agreement(tracked) if tracked.id not in state.process.ids else state.process
+        except ComplianceError as error:
+            raise _fail(record_id, f"tracks an agreement that cannot be tracked: {error}") from None
     state.types[record_id] = record_type
     state.by_type[record_type] = state.by_type.get(record_type, 0) + 1
     state.seq, state.head, state.recorded_at, state.last_id = seq, digest, recorded_at, record_id
@@ -191,6 +215,8 @@ class _Walk:
     """The verifier's running state."""
 
     head: str
+    process: Process = field(default_factory=Process.empty)
+    number: int = 0
     seq: int = 0
     recorded_at: str = ""
     last_id: str = ""
@@ -202,12 +228,14 @@ class _Walk:
 
 def _check_meta(meta: dict[str, str], store: Store, state: _Walk) -> None:
     count = len(state.types)
-    if meta.get("agreement") != store.agreement.id:
-        raise IntegrityError(f"the store records agreement {_show(meta.get('agreement'))}, not {store.agreement.id!r}", "meta")
+    if meta.get("agreement") != store.process.first.id:
+        raise IntegrityError(f"the store records agreement {_show(meta.get('agreement'))}, not {store.process.first.id!r}", "meta")
     if meta.get("schema") != SCHEMA_VERSION:
         raise IntegrityError(f"schema version {_show(meta.get('schema'))}, expected {SCHEMA_VERSION!r}", "meta")
-    if meta.get("last_number") != str(state.seq):
-        raise IntegrityError(f"last_number is {_show(meta.get('last_number'))} but the last record has seq {state.seq} "
+    last_number = meta.get("last_number", "")
+    # an earlier version counted every record; this one counts observations and retractions only
+    if not last_number.isdigit() or not state.number <= int(last_number) <= max(state.seq, state.number):
+        raise IntegrityError(f"last_number is {_show(last_number)} but the last observation is number {state.number} "
                              "(records were removed from the end of the log, or added outside the tool)", "meta")
     if "head" not in meta or "record_count" not in meta:
         if count == 0:
@@ -227,7 +255,7 @@ def verify(store: Store, expect_head: str | None = None) -> VerifyReport:
     `expect_head` is a chain head published earlier (a report's `log_digest`): the log must contain it,
     which is what catches a log rewritten from some record onwards with every hash recomputed.
     """
-    state = _Walk(head=genesis_digest(store.agreement.id))
+    state = _Walk(head=store.genesis())
     seen_expected = expect_head is None or expect_head == state.head
     try:
         with store.reading():
@@ -236,6 +264,8 @@ def verify(store: Store, expect_head: str | None = None) -> VerifyReport:
                 raise IntegrityError(f"the database file is damaged: {_show(problems[0])}", "store")
             meta = store.meta()
             for row in store.raw_rows():
+                if not state.types and (len(row) < 3 or row[2] != TRACK):
+                    state.process = Process([store.process.first])  # a log written before track records
                 try:
                     _check_row(row, store, state)
                     seen_expected = seen_expected or state.head == expect_head
@@ -260,5 +290,5 @@ def verify(store: Store, expect_head: str | None = None) -> VerifyReport:
     if not seen_expected:
         raise IntegrityError(f"chain head {expect_head} is not in this log: the log was rewritten or cut short "
                              f"since that head was published (it now ends at {state.head})", "--head")
-    return VerifyReport(agreement=store.agreement.id, records=len(state.types), head=state.head,
+    return VerifyReport(agreement=store.process.first.id, records=len(state.types), head=state.head,
                         last_seq=state.seq, by_type=dict(state.by_type))

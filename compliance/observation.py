@@ -9,11 +9,21 @@ from functools import lru_cache
 from types import SimpleNamespace
 from typing import Any, Literal
 
+from typing import Protocol
+
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, ValidationError, field_validator
 
-from .agreement import INDEPENDENT, PARTY_CODE, Agreement
+from .agreement import INDEPENDENT, PARTY_CODE, Agreement, KindSpec
 from .dates import parse_moment
 from .errors import InputError
+
+class Vocabulary(Protocol):
+    """What observations are validated against: an agreement, or the agreements a store tracks (a Process)."""
+
+    kinds: dict[str, KindSpec]
+    known_codes: tuple[str, ...]
+    tz: dt.tzinfo
+
 
 MAX_TEXT = 1_000
 MAX_LONG_TEXT = 10_000
@@ -29,6 +39,7 @@ _PARTY_RE = re.compile(PARTY_CODE)
 OBSERVATION_FIELDS = (
     "kind", "date", "actor", "source", "source_party", "value", "low", "high", "claim", "subject",
     "place", "lat", "lon", "date_end", "method", "supervised_by", "url", "quote", "notes", "external_id",
+    "attributes",
 )
 
 
@@ -82,6 +93,7 @@ class ObservationFields(BaseModel):
     quote: str | None = None
     notes: str | None = None
     external_id: str | None = None  # the event's ID in an external dataset (ACLED: "acled:AZE1234"), for re-imports
+    attributes: dict[str, Any] | None = None  # values of the kind's declared attributes, checked against them
 
     @field_validator("lat", "lon", mode="before")
     @classmethod
@@ -160,6 +172,9 @@ class Observation(BaseModel):
     day: dt.date
     day_end: dt.date
     instant: dt.datetime
+    timed: bool = False
+    instant_end: dt.datetime | None = None
+    timed_end: bool = False
 
     @property
     def kind(self) -> str:
@@ -188,6 +203,87 @@ def _moment(text: str, tz: dt.tzinfo) -> tuple[dt.date, dt.datetime]:
     return parse_moment(text, tz)
 
 
+def has_time(text: str) -> bool:
+    """True when an ISO date text carries a time of day (a moment), False for a plain date."""
+    return len(text.strip()) > 10
+
+
+def _with_offset(text: str, tz: dt.tzinfo) -> str:
+    """A date-time without an offset, with the offset of `tz` at that local time (one instant everywhere)."""
+    moment = dt.datetime.fromisoformat(text.strip())
+    if moment.tzinfo is not None:
+        return text
+    return moment.replace(tzinfo=tz).isoformat()
+
+
+def _no_offset(text: str) -> bool:
+    try:
+        return has_time(text) and dt.datetime.fromisoformat(text.strip().replace("Z", "+00:00")).tzinfo is None
+    except ValueError:
+        return False
+
+
+def parse_attribute_text(spec: KindSpec, kind: str, name: str, text: str) -> Any:
+    """A command-line `--attr name=value` value as the attribute's declared type."""
+    declared = spec.attributes.get(name)
+    if declared is None:
+        known = ", ".join(spec.attributes) or "none"
+        raise InputError(f"kind {kind!r} declares no attribute {name!r} (declared: {known})", f"attributes.{name}")
+    text = text.strip()
+    if declared.type == "integer":
+        if re.fullmatch(r"[+-]?\d+", text):
+            return int(text)
+        raise InputError(f"must be a whole number, got {text!r}", f"attributes.{name}")
+    if declared.type == "number":
+        try:
+            value = float(text)
+        except ValueError:
+            raise InputError(f"must be a number, got {text!r}", f"attributes.{name}") from None
+        if not math.isfinite(value):
+            raise InputError("must be a finite number (no NaN or infinity)", f"attributes.{name}")
+        return int(value) if re.fullmatch(r"[+-]?\d+", text) else value
+    if declared.type == "boolean":
+        lowered = text.lower()
+        if lowered in ("true", "yes", "1"):
+            return True
+        if lowered in ("false", "no", "0"):
+            return False
+        raise InputError(f"must be true or false, got {text!r}", f"attributes.{name}")
+    return text
+
+
+def _attributes(value: Any, kind: str, spec: KindSpec) -> dict[str, Any]:
+    """Validate an observation's attributes against the kind's declarations."""
+    if not isinstance(value, dict):
+        raise InputError(f"must be a mapping of attribute names to values, got {type(value).__name__}", "attributes")
+    if not spec.attributes:
+        raise InputError(f"kind {kind!r} declares no attributes", "attributes")
+    result: dict[str, Any] = {}
+    for name, item in value.items():
+        field = f"attributes.{name}"
+        declared = spec.attributes.get(name)
+        if declared is None:
+            raise InputError(f"kind {kind!r} declares no attribute {name!r} (declared: {', '.join(spec.attributes)})", field)
+        if item is None:
+            continue
+        if declared.type == "integer":
+            if isinstance(item, bool) or not isinstance(item, int) or not -MAX_COUNT <= item <= MAX_COUNT:
+                raise InputError(f"must be a whole number{f' ({declared.unit})' if declared.unit else ''}", field)
+        elif declared.type == "number":
+            if isinstance(item, bool) or not isinstance(item, (int, float)) or (isinstance(item, float) and not math.isfinite(item)):
+                raise InputError(f"must be a finite number{f' ({declared.unit})' if declared.unit else ''}", field)
+        elif declared.type == "boolean":
+            if not isinstance(item, bool):
+                raise InputError("must be true or false", field)
+        else:
+            item = clean_text(item, field)
+        result[name] = item
+    for name, declared in spec.attributes.items():
+        if declared.required and name not in result:
+            raise InputError(f"kind {kind!r} needs the attribute {name!r}", f"attributes.{name}")
+    return dict(sorted(result.items()))
+
+
 def _check_code(code: str, field: str, agreement: Agreement, declared: frozenset[str], allow_independent: bool) -> None:
     if allow_independent and code == INDEPENDENT:
         return
@@ -198,13 +294,21 @@ def _check_code(code: str, field: str, agreement: Agreement, declared: frozenset
         raise InputError(f"unknown party code {code!r} (known: {known}; declare a new actor with --declare {code})", field)
 
 
-def parse_observation(data: Any, agreement: Agreement, declared: frozenset[str] = frozenset()) -> Observation:
-    """Validate one observation's fields against the agreement; raise InputError naming the field and reason."""
+def parse_observation(data: Any, agreement: "Vocabulary", declared: frozenset[str] = frozenset(), *,
+                      normalize: bool = True) -> Observation:
+    """Validate one observation's fields against the vocabulary (an agreement, or the agreements a store tracks);
+    raise InputError naming the field and reason.
+
+    With `normalize` (new records), a date-time without an offset is stored with the offset of the vocabulary's
+    time zone, so that it is one instant for every agreement; a restored record keeps its text as it was hashed."""
     if not isinstance(data, dict):
         raise InputError("an observation must be a JSON object")
     cleaned: dict[str, Any] = {}
     for key, value in data.items():
         if value is None:
+            continue
+        if key == "attributes":
+            cleaned[key] = value
             continue
         if isinstance(value, str) or key in _CLEANED_FIELDS:
             value = clean_text(value, key, MAX_LONG_TEXT if key in LONG_TEXT_FIELDS else MAX_TEXT)
@@ -219,6 +323,12 @@ def parse_observation(data: Any, agreement: Agreement, declared: frozenset[str] 
     spec = agreement.kinds.get(fields.kind)
     if spec is None:
         raise InputError(f"unknown kind {fields.kind!r} (valid kinds: {', '.join(agreement.kinds)})", "kind")
+    attributes = None
+    if fields.attributes is not None:
+        attributes = _attributes(fields.attributes, fields.kind, spec) or None
+    elif any(a.required for a in spec.attributes.values()) and fields.claim == "affirms":
+        missing = next(name for name, a in spec.attributes.items() if a.required)
+        raise InputError(f"kind {fields.kind!r} needs the attribute {missing!r}", f"attributes.{missing}")
     _check_code(fields.actor, "actor", agreement, declared, allow_independent=False)
     _check_code(fields.source_party, "source_party", agreement, declared, allow_independent=True)
 
@@ -226,13 +336,13 @@ def parse_observation(data: Any, agreement: Agreement, declared: frozenset[str] 
         day, instant = _moment(fields.date, agreement.tz)
     except InputError as error:
         raise InputError(error.reason, "date") from None
-    day_end = day
+    day_end, instant_end = day, instant
     if fields.date_end is not None:
         try:
-            day_end = _moment(fields.date_end, agreement.tz)[0]
+            day_end, instant_end = _moment(fields.date_end, agreement.tz)
         except InputError as error:
             raise InputError(error.reason, "date_end") from None
-        if day_end < day:
+        if day_end < day or instant_end < instant and has_time(fields.date) and has_time(fields.date_end):
             raise InputError(f"{fields.date_end} is before date {fields.date}", "date_end")
 
     has_count = fields.value is not None or fields.low is not None or fields.high is not None
@@ -260,7 +370,16 @@ def parse_observation(data: Any, agreement: Agreement, declared: frozenset[str] 
     normal = {key: value for key, value in fields.__dict__.items() if value is not None}  # model_dump(exclude_none=True)
     if subject is not None:
         normal["subject"] = subject
+    if attributes is not None:
+        normal["attributes"] = attributes
+    else:
+        normal.pop("attributes", None)
+    if normalize:
+        for key in ("date", "date_end"):
+            if key in normal and _no_offset(normal[key]):
+                normal[key] = _with_offset(normal[key], agreement.tz)
     for key in ("lat", "lon"):
         if key in normal:
             normal[key] = float(normal[key])
-    return Observation(fields=normal, day=day, day_end=day_end, instant=instant)
+    return Observation(fields=normal, day=day, day_end=day_end, instant=instant, timed=has_time(fields.date),
+                       instant_end=instant_end, timed_end=fields.date_end is not None and has_time(fields.date_end))

@@ -14,7 +14,9 @@ OBSERVATION = "observation"
 RETRACTION = "retraction"
 AMENDMENT = "amendment"
 ENDING = "ending"
-RECORD_TYPES = (OBSERVATION, RETRACTION, AMENDMENT, ENDING)
+TRACK = "track"
+RECORD_TYPES = (OBSERVATION, RETRACTION, AMENDMENT, ENDING, TRACK)
+AGREEMENT_RECORDS = (AMENDMENT, ENDING, TRACK)  # exported with a `record` key naming their type
 STORE_FIELDS = ("id", "recorded_at", "recorded_by", "hash")
 
 
@@ -23,8 +25,13 @@ def canonical_json(data: Any) -> str:
     return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
 
 
+def track_id(agreement_id: str) -> str:
+    """The ID of the record that makes a store track an agreement: `<agreement>-T`."""
+    return f"{agreement_id}-T"
+
+
 def genesis_digest(agreement_id: str) -> str:
-    """The chain head of an empty log of this agreement."""
+    """The chain head of an empty log whose first tracked agreement is `agreement_id`."""
     return "sha256:" + hashlib.sha256(f"compliance-log:{agreement_id}".encode()).hexdigest()
 
 
@@ -76,6 +83,6 @@ class Record:
 
     def export(self) -> dict[str, Any]:
         """The record as one export line (store fields included)."""
-        head: dict[str, Any] = {"record": self.type} if self.type in (AMENDMENT, ENDING) else {}
+        head: dict[str, Any] = {"record": self.type} if self.type in AGREEMENT_RECORDS else {}
         return {**head, "id": self.id, **self.body, "recorded_at": self.recorded_at,
                 "recorded_by": self.recorded_by, "hash": self.hash}

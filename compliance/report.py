@@ -29,6 +29,7 @@ from .check import Snapshot, evaluate_snapshot, snapshot
 from .dates import format_utc, parse_day, today as today_in, utc_now
 from .errors import InputError, StoreError
 from .evidence import id_key
+from .explain import describe_rule
 from .observation import count_text
 from .periods import EVERY, Period, month_to_date, parse_period, series
 from .records import Record
@@ -97,8 +98,8 @@ def _out_of_scope(agreement: Agreement) -> dict[str, set[str] | None]:
     """Per kind, the subjects some obligation reads (None: every subject); kinds no rule reads are absent."""
     read: dict[str, set[str] | None] = {}
     for ob in agreement.obligations:
-        for kind in ob.kinds:
-            subject = getattr(ob.rule, "subject", None) if kind == getattr(ob.rule, "kind", None) else None
+        for rule_read in ob.rule.reads:
+            kind, subject = rule_read.kind, rule_read.subject
             if subject is None:
                 read[kind] = None
             elif read.get(kind, set()) is not None:
@@ -126,14 +127,15 @@ def _at(snap: Snapshot, as_of: dt.date) -> Snapshot:
 class _Evaluator:
     """Evaluations of one snapshot, cached by (as_of, since)."""
 
-    def __init__(self, snap: Snapshot):
+    def __init__(self, snap: Snapshot, agreement: Agreement):
         self.snap = snap
+        self.agreement = agreement
         self.cache: dict[tuple[dt.date, dt.date | None], CheckResult] = {}
 
     def __call__(self, as_of: dt.date, since: dt.date | None) -> CheckResult:
         key = (as_of, since)
         if key not in self.cache:
-            self.cache[key] = evaluate_snapshot(_at(self.snap, as_of), since=since)
+            self.cache[key] = evaluate_snapshot(_at(self.snap, as_of), agreements=[self.agreement], since=since)
         return self.cache[key]
 
 
@@ -151,16 +153,16 @@ def _as_of_for(period: Period, agreement: Agreement, today: dt.date, option: str
 def gather(store: Store, snap: Snapshot, evaluator: _Evaluator, period: Period, as_of: dt.date,
            today: dt.date) -> ReportData:
     """Collect one report's verdicts, terms and observations from a snapshot."""
-    agreement = snap.agreement
+    agreement = evaluator.agreement
     view = _at(snap, as_of)
     current = evaluator(as_of, period.start)
     cumulative = evaluator(as_of, None)
     previous_period = period.previous()
     previous = (evaluator(previous_period.end, previous_period.start)
                 if previous_period.end >= agreement.in_force_day else None)
-    state = agreement_state(agreement, as_of, view.amendments, view.endings)
+    state = agreement_state(agreement, as_of, view.amendments_of(agreement), view.endings_of(agreement))
     wanted = {i for result in (current, cumulative) for o in result.obligations for i in (*o.evidence, *o.inconclusive)}
-    found = store.observations_by_seq(int(i) for i in wanted if i.isdigit())
+    found = store.observations_by_id(i for i in wanted if i.isdigit())
     records = {record.id: record for record in found.values()}
     in_period = store.live_observations(snap.head, since=period.start, until=as_of)
     read = _out_of_scope(agreement)
@@ -252,7 +254,7 @@ def write_reports(store: Store, out_dir: str | Path = "reports", *, as_of: dt.da
     except OSError as error:
         raise StoreError(f"cannot create the report folder: {error.strerror or error}", str(out)) from None
     snap = snapshot(store, max(day for _, day in planned), as_recorded)
-    evaluator = _Evaluator(snap)
+    evaluator = _Evaluator(snap, agreement)
     reports = [gather(store, snap, evaluator, p, day, today) for p, day in planned]
     generated = generated_at or format_utc(utc_now()).split(".")[0] + "Z"
     chart_paths: list[Path] = []
@@ -311,22 +313,22 @@ def caps_panels(store: Store, snap: Snapshot, data: ReportData) -> list[CapPanel
     agreement = data.agreement
     panels = []
     for ob in agreement.obligations:
-        if ob.rule.shape != "cap":
+        if ob.template != "cap":
             continue
         term = ob.terms["limit"]
         steps = [(agreement.in_force_day, int(term.value))]
-        for change in sorted((a for a in _at(snap, data.as_of).amendments
+        for change in sorted((a for a in snap.amendments_of(agreement)
                               if a.obligation == ob.id and a.term == "limit" and a.agreed_on <= data.as_of),
                              key=lambda a: (a.agreed_on, int(a.id.rsplit("-A", 1)[1]))):
             steps.append((max(change.agreed_on, agreement.in_force_day), int(change.value)))
         points = []  # from the snapshot's rows: one point per day, source alignment and count, no record read
         for row in snap.rows:
-            if (row.kind != ob.rule.kind or row.day > data.as_of or row.actor not in ob.bearers
+            if (row.kind != ob.kinds[0] or row.day > data.as_of or row.actor not in ob.bearers
                     or row.claim != "affirms" or row.lo is None):
                 continue
             points.append((row.day, int(row.lo), int(row.hi), alignment(agreement, row.source_party)))
         points.sort(key=lambda point: (point[0], point[1], point[2], point[3]))
-        panels.append(CapPanel(f"{ob.id}: {ob.rule.kind} ({', '.join(ob.bearers)})", term.unit or "count", steps, points))
+        panels.append(CapPanel(f"{ob.id}: {ob.kinds[0]} ({', '.join(ob.bearers)})", term.unit or "count", steps, points))
     return panels
 
 
@@ -447,23 +449,7 @@ def _quote_block(agreement: Agreement, ob: Obligation) -> list[str]:
 
 
 def _rule(ob: Obligation) -> str:
-    rule = ob.rule
-    shape = rule.shape
-    subject = getattr(rule, "subject", None)
-    about = f"{rule.kind}" + (f" ({subject})" if subject else "")
-    if shape == "prohibition":
-        return f"prohibition: any affirming report of {about} by the bearer is breach evidence"
-    if shape == "cap":
-        return f"cap: counts of {rule.kind} by the bearer must stay within the term limit"
-    if shape == "deadline":
-        return f"deadline: the earliest report of {about} must fall on or before the term deadline"
-    if shape == "establishment":
-        sup = f" supervised by {rule.supervised_by}" if rule.supervised_by else ""
-        return f"establishment: pending until {rule.kind}{sup} is reported"
-    if shape == "linked-series":
-        return (f"linked series: pending until {rule.trigger_kind} is reported; from then a prohibition of "
-                f"{rule.kind} by the bearer")
-    return f"term renewal: the term runs from start and renews unless a Party gives notice ({rule.kind}) in time"
+    return describe_rule(ob)
 
 
 def _terms(data: ReportData, ob: Obligation) -> list[str]:
@@ -631,7 +617,7 @@ def _upcoming(data: ReportData) -> list[str]:
         ob = shapes[o.id]
         items = []
         if o.due and dt.date.fromisoformat(o.due) > data.as_of:
-            what = ("last day to give notice of termination for the current term" if ob.rule.shape == "term-renewal"
+            what = ("last day to give notice of termination for the current term" if ob.rule.periods is not None
                     else "deadline" + (" (inclusive)" if ob.terms.get("deadline") and ob.terms["deadline"].inclusive else ""))
             items.append((o.due, what))
         if o.term_end and dt.date.fromisoformat(o.term_end) > data.as_of:

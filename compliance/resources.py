@@ -20,6 +20,11 @@ def clauses_dir() -> Path:
     return _data_dir("clauses", "clauses")
 
 
+def templates_dir() -> Path:
+    """The folder of bundled rule templates (`compliance/templates/`)."""
+    return _PACKAGE / "templates"
+
+
 def sample_log() -> Path:
     """The bundled sample observation log (`observations/sample.jsonl` in the repository)."""
     return _data_dir("samples", "observations") / "sample.jsonl"

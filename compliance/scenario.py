@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Union
 import yaml
 from pydantic import BaseModel, BeforeValidator, ConfigDict, ValidationError, model_validator
 
-from .agreement import PARTY_CODE, Agreement, check_term_value
+from .agreement import PARTY_CODE, Agreement, check_term_value, term_type
 from .dates import EARLIEST_YEAR, LATEST_YEAR
 from .errors import ComplianceError, InputError, StoreError, UnknownReferenceError
 from .evidence import Row, id_key
@@ -91,9 +91,13 @@ def _amendment_choice(value: Any) -> bool | list[str]:
     raise ValueError(f"must be true, false or a list of amendment IDs, got {value!r}")
 
 
-def _term_value(value: Any) -> dt.date | int:
+def _term_value(value: Any) -> Any:
     if isinstance(value, bool):
-        raise ValueError(f"must be a date (YYYY-MM-DD) or a whole number >= 0, got {value!r}")
+        return value  # a flag, or the reading of a deadline (`inclusive`); checked against the term
+    if isinstance(value, float):
+        return value
+    if isinstance(value, dt.datetime):
+        return value
     if isinstance(value, int):
         if value < 0:
             raise ValueError(f"must be a whole number >= 0, got {value}")
@@ -117,7 +121,7 @@ def _code(value: Any) -> str:
 Day = Annotated[dt.date, BeforeValidator(_day)]
 ObservationId = Annotated[str, BeforeValidator(_observation_id)]
 AmendmentChoice = Annotated[Union[bool, list[str]], BeforeValidator(_amendment_choice)]
-TermValue = Annotated[Union[dt.date, int], BeforeValidator(_term_value)]
+TermValue = Annotated[Union[bool, int, float, dt.datetime, dt.date], BeforeValidator(_term_value)]
 Code = Annotated[str, BeforeValidator(_code)]
 
 
@@ -238,9 +242,9 @@ class ResolvedScenario:
     """A scenario checked against the agreement and the log, ready to evaluate."""
 
     scenario: Scenario
-    agreement: Agreement
+    agreements: tuple[Agreement, ...]
     as_of: dt.date
-    since: dt.date
+    since: dt.date | None
     observations: tuple[Observation, ...]
     excluded: frozenset[str]
     ignore_amendments: bool | frozenset[str]
@@ -259,11 +263,7 @@ class ResolvedScenario:
         for index, obs in enumerate(self.observations):
             if obs.day > self.as_of:
                 continue
-            fields = obs.fields
-            sup = fields.get("supervised_by")
-            rows.append(Row(fields["kind"], fields["actor"], obs.day, obs.day_end, fields["source_party"],
-                            fields.get("claim", "affirms"), fields.get("subject"), sup.strip().upper() if sup else None,
-                            obs.lo, obs.hi, 1, self.hypothetical_id(index)))
+            rows.append(Row.of_observation(obs, self.hypothetical_id(index)))
         return rows
 
     def rows(self, logged: list[Row]) -> list[Row]:
@@ -281,14 +281,14 @@ class ResolvedScenario:
     def normal_form(self) -> dict[str, Any]:
         """The scenario with defaults filled in, values normalised and sets sorted: what its digest hashes."""
         return {
-            "agreement": self.agreement.id,
+            "agreements": [a.id for a in self.agreements],
             "as_of": self.as_of.isoformat(),
-            "since": self.since.isoformat(),
+            "since": self.since.isoformat() if self.since else None,
             "add": [{"id": self.hypothetical_id(i), **obs.fields} for i, obs in enumerate(self.observations)],
             "exclude": sorted(self.excluded, key=id_key),
             "without_amendments": (self.ignore_amendments if isinstance(self.ignore_amendments, bool)
                                    else sorted(self.ignore_amendments)),
-            "terms": {ob: {name: value.isoformat() if isinstance(value, dt.date) else value
+            "terms": {ob: {name: value.isoformat() if isinstance(value, (dt.date, dt.datetime)) else value
                            for name, value in sorted(terms.items())}
                       for ob, terms in sorted(self.overrides.items()) if terms},
             "attribute": dict(sorted(self.attribute.items())),
@@ -296,13 +296,13 @@ class ResolvedScenario:
         }
 
 
-def _check_code(code: str, field: str, agreement: Agreement, declared: frozenset[str]) -> None:
+def _check_code(code: str, field: str, agreement: Any, declared: frozenset[str]) -> None:
     if code not in agreement.known_codes and code not in declared:
         known = ", ".join([*agreement.known_codes, *sorted(declared)])
         raise UnknownReferenceError(f"unknown actor code {code!r} (known: {known}; declare it under `declare`)", field)
 
 
-def _resolve_add(scenario: Scenario, agreement: Agreement, declared: frozenset[str]) -> tuple[Observation, ...]:
+def _resolve_add(scenario: Scenario, agreement: Any, declared: frozenset[str]) -> tuple[Observation, ...]:
     observations = []
     for index, data in enumerate(scenario.add):
         try:
@@ -341,11 +341,11 @@ def _resolve_exclude(scenario: Scenario, snap: "Snapshot") -> frozenset[str]:
     return frozenset(excluded)
 
 
-def _resolve_amendments(scenario: Scenario, snap: "Snapshot") -> bool | frozenset[str]:
+def _resolve_amendments(scenario: Scenario, snap: "Snapshot", agreements: tuple[Agreement, ...]) -> bool | frozenset[str]:
     choice = scenario.without_amendments
     if isinstance(choice, bool):
         return choice
-    known = {a.id for a in snap.amendments}
+    known = {a.id for agreement in agreements for a in snap.amendments_of(agreement)}
     for index, amendment_id in enumerate(choice):
         if amendment_id not in known:
             listed = ", ".join(sorted(known)) or "none"
@@ -354,24 +354,32 @@ def _resolve_amendments(scenario: Scenario, snap: "Snapshot") -> bool | frozense
     return frozenset(choice) if choice else False
 
 
-def _resolve_terms(scenario: Scenario, agreement: Agreement) -> dict[str, dict[str, dt.date | int]]:
-    overrides: dict[str, dict[str, dt.date | int]] = {}
+def _resolve_terms(scenario: Scenario, agreements: tuple[Agreement, ...]) -> dict[str, dict[str, Any]]:
+    overrides: dict[str, dict[str, Any]] = {}
     for ob_id, terms in scenario.terms.items():
-        ob = agreement.obligation_or_none(ob_id)
+        ob = next((a.obligation_or_none(ob_id) for a in agreements if a.obligation_or_none(ob_id)), None)
         if ob is None:
             raise UnknownReferenceError(
-                f"unknown obligation {ob_id!r} (known: {', '.join(o.id for o in agreement.obligations)})",
+                f"unknown obligation {ob_id!r} (known: {', '.join(o.id for a in agreements for o in a.obligations)})",
                 f"terms.{ob_id}")
         for name, value in terms.items():
             field = f"terms.{ob_id}.{name}"
+            if name == "inclusive" and any(d.term for d in ob.rule.deadlines.values()):
+                if not isinstance(value, bool):
+                    raise InputError("takes true (the date itself is in time: \"by\") or false (\"before\")", field)
+                continue
             if name not in ob.terms:
                 has = f"{ob_id} has: {', '.join(ob.terms)}" if ob.terms else f"{ob_id} has no terms"
                 raise UnknownReferenceError(f"unknown term {name!r} ({has})", field)
-            wants_date = isinstance(ob.terms[name].value, dt.date)
-            if wants_date != isinstance(value, dt.date):
-                shown = value.isoformat() if isinstance(value, dt.date) else value
-                raise InputError(f"term {name!r} of {ob_id} takes "
-                                 f"{'a date (YYYY-MM-DD)' if wants_date else 'a whole number >= 0'}, got {shown}", field)
+            wanted = ob.terms[name].type
+            given = term_type(value)
+            fits = (given == wanted or {given, wanted} <= {"date", "moment"}
+                    or (wanted == "number" and given == "count"))
+            if not fits:
+                shown = value.isoformat() if isinstance(value, (dt.date, dt.datetime)) else value
+                words = {"date": "a date (YYYY-MM-DD)", "moment": "a date-time", "count": "a whole number >= 0",
+                         "number": "a number", "flag": "true or false"}
+                raise InputError(f"term {name!r} of {ob_id} takes {words[wanted]}, got {shown}", field)
             try:  # a renewal period of 0 years would never end
                 check_term_value(name, value)
             except ValueError as error:
@@ -381,25 +389,30 @@ def _resolve_terms(scenario: Scenario, agreement: Agreement) -> dict[str, dict[s
     return overrides
 
 
-def resolve_scenario(scenario: Scenario, snap: "Snapshot") -> ResolvedScenario:
-    """Check a scenario against the snapshot's agreement and log; InputError names the field path and reason.
+def resolve_scenario(scenario: Scenario, snap: "Snapshot", agreements: Any = None) -> ResolvedScenario:
+    """Check a scenario against the agreements it evaluates (default: every one the store tracks) and the log;
+    InputError names the field path and reason.
 
     `snap` must be read as of `scenario.as_of`; excluded IDs are looked up in `snap.store`.
     """
-    agreement = snap.agreement
+    from .process import Process
+
+    chosen = tuple(agreements or snap.process.agreements)
+    agreement = Process([*snap.process.agreements, *(a for a in chosen if a.id not in snap.process.ids)])
     if snap.as_of != scenario.as_of:
         raise InputError(f"the snapshot is as of {snap.as_of.isoformat()}, the scenario as of "
                          f"{scenario.as_of.isoformat()}", "as_of")
     declared = frozenset(scenario.declare)
     if scenario.since is not None and scenario.since > scenario.as_of:
         raise InputError(f"{scenario.since.isoformat()} is after as_of {scenario.as_of.isoformat()}", "since")
-    since = max(scenario.since or agreement.in_force_day, agreement.in_force_day)
+    # a period that starts before every agreement entered into force is the same as none
+    since = scenario.since if scenario.since and scenario.since > min(a.in_force_day for a in chosen) else None
     observations = _resolve_add(scenario, agreement, declared)
     excluded = _resolve_exclude(scenario, snap)
-    ignore = _resolve_amendments(scenario, snap)
-    overrides = _resolve_terms(scenario, agreement)
+    ignore = _resolve_amendments(scenario, snap, chosen)
+    overrides = _resolve_terms(scenario, chosen)
     for actor, counted_as in scenario.attribute.items():
         _check_code(actor, f"attribute.{actor}", agreement, declared)
         _check_code(counted_as, f"attribute.{actor}", agreement, declared)
-    return ResolvedScenario(scenario, agreement, scenario.as_of, since, observations, excluded, ignore, overrides,
+    return ResolvedScenario(scenario, chosen, scenario.as_of, since, observations, excluded, ignore, overrides,
                             dict(scenario.attribute), declared)

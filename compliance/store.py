@@ -1,4 +1,4 @@
-"""The observation log: an append-only, hash-chained SQLite store that knows its agreement."""
+"""The observation log: an append-only, hash-chained SQLite store that knows the agreements it tracks."""
 
 from __future__ import annotations
 
@@ -16,13 +16,14 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, NamedTuple
 
 from .agreement import Agreement
 from .dates import format_utc, parse_utc, utc_now
-from .errors import InputError, IntegrityError, StoreError, StoreMismatchError, UnknownReferenceError
-from .records import AMENDMENT, ENDING, OBSERVATION, RETRACTION, NewRecord, Record, genesis_digest
+from .errors import ComplianceError, InputError, IntegrityError, StoreError, UnknownReferenceError
+from .process import Process, as_process, bundled_process_ids, load_process
+from .records import AMENDMENT, ENDING, OBSERVATION, RETRACTION, TRACK, NewRecord, Record, genesis_digest, track_id
 
 if TYPE_CHECKING:
     from .evidence import Row
 
-SCHEMA_VERSION = "1"
+SCHEMA_VERSION = "2"
 DEFAULT_STORE = Path("observations") / "observations.db"
 SAMPLE = "sample"
 BUSY_TIMEOUT_SECONDS = 120
@@ -32,7 +33,7 @@ CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS records (
     seq INTEGER PRIMARY KEY,
     id TEXT NOT NULL UNIQUE,
-    type TEXT NOT NULL CHECK (type IN ('observation', 'retraction', 'amendment', 'ending')),
+    type TEXT NOT NULL CHECK (type IN ('observation', 'retraction', 'amendment', 'ending', 'track')),
     body TEXT NOT NULL,
     recorded_at TEXT NOT NULL,
     recorded_by TEXT NOT NULL,
@@ -41,7 +42,8 @@ CREATE TABLE IF NOT EXISTS records (
     kind TEXT, actor TEXT, day TEXT, day_end TEXT, source_party TEXT, claim TEXT,
     subject TEXT, sup TEXT, lo INTEGER, hi INTEGER,
     target TEXT,
-    ended_by INTEGER
+    ended_by INTEGER,
+    attrs TEXT, at TEXT, at_end TEXT
 );
 CREATE INDEX IF NOT EXISTS records_evidence ON records
     (day, kind, actor, source_party, claim, subject, sup, lo, hi, day_end, ended_by, seq)
@@ -50,19 +52,25 @@ CREATE INDEX IF NOT EXISTS records_recorded_at ON records (recorded_at);
 CREATE INDEX IF NOT EXISTS records_target ON records (target) WHERE target IS NOT NULL;
 CREATE INDEX IF NOT EXISTS records_amendments ON records (seq) WHERE type = 'amendment';
 CREATE INDEX IF NOT EXISTS records_endings ON records (seq) WHERE type = 'ending';
+CREATE INDEX IF NOT EXISTS records_tracks ON records (seq) WHERE type = 'track';
+CREATE INDEX IF NOT EXISTS records_spans ON records (day_end) WHERE type = 'observation' AND day_end <> day;
 """
+# Version 1 stores (written before the clause language and the process) lack the columns attrs, at and
+# at_end and cannot hold `track` records; they are rebuilt in place on their first write by this version.
+_V1_COLUMNS = ("seq, id, type, body, recorded_at, recorded_by, prev_hash, hash, kind, actor, day, day_end,"
+               " source_party, claim, subject, sup, lo, hi, target, ended_by")
 _SUMMARY_SCHEMA = """
 CREATE TABLE IF NOT EXISTS evidence_signatures (
     sig INTEGER PRIMARY KEY,
     kind TEXT NOT NULL, actor TEXT NOT NULL, source_party TEXT NOT NULL, claim TEXT NOT NULL,
-    subject TEXT NOT NULL, sup TEXT NOT NULL, lo INTEGER NOT NULL, hi INTEGER NOT NULL,
-    UNIQUE (kind, actor, source_party, claim, subject, sup, lo, hi)
+    subject TEXT NOT NULL, sup TEXT NOT NULL, lo INTEGER NOT NULL, hi INTEGER NOT NULL, attrs TEXT NOT NULL,
+    UNIQUE (kind, actor, source_party, claim, subject, sup, lo, hi, attrs)
 );
 CREATE TABLE IF NOT EXISTS evidence_summary (
     day TEXT NOT NULL, kind TEXT NOT NULL, actor TEXT NOT NULL, source_party TEXT NOT NULL, claim TEXT NOT NULL,
-    subject TEXT NOT NULL, sup TEXT NOT NULL, lo INTEGER NOT NULL, hi INTEGER NOT NULL, day_end TEXT NOT NULL,
-    n INTEGER NOT NULL, sig INTEGER NOT NULL,
-    PRIMARY KEY (day, kind, actor, source_party, claim, subject, sup, lo, hi, day_end)
+    subject TEXT NOT NULL, sup TEXT NOT NULL, lo INTEGER NOT NULL, hi INTEGER NOT NULL, attrs TEXT NOT NULL,
+    day_end TEXT NOT NULL, n INTEGER NOT NULL, sig INTEGER NOT NULL,
+    PRIMARY KEY (day, kind, actor, source_party, claim, subject, sup, lo, hi, attrs, day_end)
 ) WITHOUT ROWID;
 """
 
@@ -74,46 +82,30 @@ CREATE TABLE IF NOT EXISTS evidence_summary (
 # (day, sig, day_end, n), in key order. meta 'summary' holds "2:" and the chain head the summary is up to
 # date with; any other state of the log (an --as-recorded time before the last record, a log written by a
 # version that did not keep the summary) is grouped from the records themselves, exactly as before.
-_SUMMARY_FORMAT = "2:"
-_SIGNATURE = "kind, actor, source_party, claim, subject, sup, lo, hi"
-_GROUP_KEY = "day, kind, actor, source_party, claim, subject, sup, lo, hi, day_end"
+_SUMMARY_FORMAT = "3:"
+_SIGNATURE = "kind, actor, source_party, claim, subject, sup, lo, hi, attrs"
+_GROUP_KEY = "day, kind, actor, source_party, claim, subject, sup, lo, hi, attrs, day_end"
 _STORED_KEY = ("day, kind, actor, source_party, claim, coalesce(subject, ''), coalesce(sup, ''), coalesce(lo, -1),"
-               " coalesce(hi, -1), day_end")
-_SUMMARY_CHANGE = (f"INSERT INTO evidence_summary ({_GROUP_KEY}, n, sig) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+               " coalesce(hi, -1), coalesce(attrs, ''), day_end")
+_SUMMARY_CHANGE = (f"INSERT INTO evidence_summary ({_GROUP_KEY}, n, sig) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
                    " ON CONFLICT DO UPDATE SET n = n + excluded.n")
 _INSERT = ("INSERT INTO records (seq, id, type, body, recorded_at, recorded_by, prev_hash, hash, kind, actor, day,"
-           " day_end, source_party, claim, subject, sup, lo, hi, target) VALUES"
-           " (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
+           " day_end, source_party, claim, subject, sup, lo, hi, attrs, at, at_end, target) VALUES"
+           " (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
 _SIGNATURES_REBUILD = (f"INSERT INTO evidence_signatures ({_SIGNATURE}) SELECT DISTINCT kind, actor, source_party, claim,"
-                       " coalesce(subject, ''), coalesce(sup, ''), coalesce(lo, -1), coalesce(hi, -1) FROM records"
-                       " WHERE type = 'observation' AND ended_by IS NULL")
+                       " coalesce(subject, ''), coalesce(sup, ''), coalesce(lo, -1), coalesce(hi, -1),"
+                       " coalesce(attrs, '') FROM records WHERE type = 'observation' AND ended_by IS NULL")
 _SUMMARY_REBUILD = (f"INSERT INTO evidence_summary ({_GROUP_KEY}, n, sig) SELECT r.day, r.kind, r.actor, r.source_party,"
-                    " r.claim, g.subject, g.sup, g.lo, g.hi, r.day_end, count(*), g.sig FROM records r"
+                    " r.claim, g.subject, g.sup, g.lo, g.hi, g.attrs, r.day_end, count(*), g.sig FROM records r"
                     " JOIN evidence_signatures g ON g.kind = r.kind AND g.actor = r.actor AND g.source_party = r.source_party"
                     " AND g.claim = r.claim AND g.subject = coalesce(r.subject, '') AND g.sup = coalesce(r.sup, '')"
-                    " AND g.lo = coalesce(r.lo, -1) AND g.hi = coalesce(r.hi, -1)"
+                    " AND g.lo = coalesce(r.lo, -1) AND g.hi = coalesce(r.hi, -1) AND g.attrs = coalesce(r.attrs, '')"
                     " WHERE r.type = 'observation' AND r.ended_by IS NULL"
-                    " GROUP BY r.day, r.kind, r.actor, r.source_party, r.claim, g.subject, g.sup, g.lo, g.hi, r.day_end")
+                    " GROUP BY r.day, r.kind, r.actor, r.source_party, r.claim, g.subject, g.sup, g.lo, g.hi, g.attrs,"
+                    " r.day_end")
 _LIVE_AT = "type = 'observation' AND seq <= ? AND (ended_by IS NULL OR ended_by > ?)"
 # literal terms, so that SQLite can use the partial indexes of amendments and endings
-_TYPE_TERM = {AMENDMENT: "'amendment'", ENDING: "'ending'"}
-
-
-class GroupRow(NamedTuple):
-    """Live observations sharing every field a rule reads: the store's aggregate handed to the engine."""
-
-    kind: str
-    actor: str
-    day: str
-    day_end: str
-    source_party: str
-    claim: str
-    subject: str | None
-    sup: str | None
-    lo: int | None
-    hi: int | None
-    n: int
-    seqs: str
+_TYPE_TERM = {AMENDMENT: "'amendment'", ENDING: "'ending'", TRACK: "'track'"}
 
 
 class GroupIds:
@@ -133,34 +125,34 @@ class GroupIds:
         self._all = False
         self._keys_of: dict[frozenset[str], set[tuple[Any, ...]]] = {}
 
-    def text(self, kind: str, actor: str, day: str, day_end: str, source_party: str, claim: str,
-             subject: str | None, sup: str | None, lo: int | None, hi: int | None) -> str:
-        """The comma-separated IDs of one group (as `group_concat(seq)` gives them)."""
+    def text(self, key: tuple[Any, ...]) -> str:
+        """The comma-separated IDs of one group, by its key (in `_GROUP_KEY` order, day first)."""
+        day = key[0]
         if not self._all and day not in self._days:
             seq = self._head.seq
             if len(self._days) < self.DAY_BY_DAY:
                 self._days.add(day)
-                rows = self._db.execute(f"SELECT {_GROUP_KEY}, group_concat(seq) FROM records INDEXED BY records_evidence"
+                rows = self._db.execute(f"SELECT {_GROUP_KEY}, group_concat(id) FROM records INDEXED BY records_evidence"
                                         f" WHERE {_LIVE_AT} AND day = ? GROUP BY {_GROUP_KEY}", (seq, seq, day))
             else:
                 self._all = True
-                rows = self._db.execute(f"SELECT {_GROUP_KEY}, group_concat(seq) FROM records WHERE {_LIVE_AT}"
+                rows = self._db.execute(f"SELECT {_GROUP_KEY}, group_concat(id) FROM records WHERE {_LIVE_AT}"
                                         f" AND day <= ? GROUP BY {_GROUP_KEY}", (seq, seq, self._as_of))
-            self._texts.update((tuple(row[:10]), row[10]) for row in rows)
-        return self._texts.get((day, kind, actor, source_party, claim, subject, sup, lo, hi, day_end), "")
+            self._texts.update((tuple(row[:-1]), row[-1]) for row in rows)
+        return self._texts.get(key, "")
 
     def keys_of(self, ids: frozenset[str]) -> set[tuple[Any, ...]]:
-        """The group keys (as `text` takes them, day first) of those of `ids` that are live observations:
-        the only groups from which a what-if that excludes `ids` removes anything."""
+        """The group keys (as `text` takes them) of those of `ids` that are live observations: the only groups
+        from which a what-if that excludes `ids` removes anything."""
         found = self._keys_of.get(ids)
         if found is None:
             seq = self._head.seq
-            wanted = [int(i) for i in ids if i.isdigit()]
+            wanted = sorted(ids)
             found = set()
             for start in range(0, len(wanted), 500):
                 chunk = wanted[start:start + 500]
                 found.update(tuple(row) for row in self._db.execute(
-                    f"SELECT {_GROUP_KEY} FROM records WHERE {_LIVE_AT} AND day <= ? AND seq IN"
+                    f"SELECT {_GROUP_KEY} FROM records WHERE {_LIVE_AT} AND day <= ? AND id IN"
                     f" ({','.join('?' * len(chunk))})", (seq, seq, self._as_of, *chunk)))
             self._keys_of[ids] = found
         return found
@@ -173,7 +165,8 @@ class Head(NamedTuple):
     digest: str
 
 
-_DERIVED = ("kind", "actor", "day", "day_end", "source_party", "claim", "subject", "sup", "lo", "hi")
+_DERIVED = ("kind", "actor", "day", "day_end", "source_party", "claim", "subject", "sup", "lo", "hi", "attrs", "at",
+            "at_end")
 _NOT_DERIVED = (None,) * len(_DERIVED)
 
 
@@ -184,8 +177,14 @@ def _derived_values(record: NewRecord) -> tuple[Any, ...]:
         return _NOT_DERIVED
     fields = obs.fields
     sup = fields.get("supervised_by")
+    attributes = fields.get("attributes")
     return (fields["kind"], fields["actor"], obs.day.isoformat(), obs.day_end.isoformat(), fields["source_party"],
-            fields.get("claim", "affirms"), fields.get("subject"), sup.strip().upper() if sup else None, obs.lo, obs.hi)
+            fields.get("claim", "affirms"), fields.get("subject"), sup.strip().upper() if sup else None, obs.lo, obs.hi,
+            _canonical_json(attributes) if attributes else None,
+            format_utc(obs.instant) if obs.timed else None,
+            # the end's instant: date_end's when it has a time; a moment without date_end ends when it starts
+            (format_utc(obs.instant_end) if obs.timed_end and obs.instant_end is not None
+             else format_utc(obs.instant) if obs.timed and "date_end" not in fields else None))
 
 
 def _derived(record: NewRecord) -> dict[str, Any]:
@@ -221,9 +220,9 @@ def _quoted(value: str) -> str:
 
 def _summary_key(derived: tuple[Any, ...]) -> tuple[Any, ...]:
     """An observation's evidence-summary key (NULLs as '' and -1), from its _derived_values."""
-    kind, actor, day, day_end, source_party, claim, subject, sup, lo, hi = derived
+    kind, actor, day, day_end, source_party, claim, subject, sup, lo, hi, attrs, _at, _at_end = derived
     return (day, kind, actor, source_party, claim, subject or "", sup or "", -1 if lo is None else lo,
-            -1 if hi is None else hi, day_end)
+            -1 if hi is None else hi, attrs or "", day_end)
 
 
 def _retry_busy(action: Callable[[], Any]) -> Any:
@@ -239,28 +238,58 @@ def _retry_busy(action: Callable[[], Any]) -> Any:
             time.sleep(0.005)
 
 
-class Store:
-    """An observation log of one agreement, backed by SQLite; reads never create it."""
+AgreementRefs = "Agreement | Process | Iterable[str | Path] | str | None"
 
-    def __init__(self, connection: sqlite3.Connection, agreement: Agreement, path: Path | None, writable: bool):
+
+def _process_of(agreements: Any) -> Process:
+    """The process a new store tracks: the agreements given, or the bundled process."""
+    if agreements is None:
+        return load_process(bundled_process_ids())
+    if isinstance(agreements, (Agreement, Process)):
+        return as_process(agreements)
+    if isinstance(agreements, (str, Path)):
+        agreements = [agreements]
+    refs = list(agreements)
+    return load_process(refs) if refs else load_process(bundled_process_ids())
+
+
+class Store:
+    """An observation log backed by SQLite, tracking one or more agreements; reads never create it.
+
+    `process` holds the tracked agreements (in tracking order): observations are validated against their
+    vocabulary. A store created by this version tracks them through its first records (`track` records);
+    a store of one agreement written by an earlier version tracks the agreement its meta table names, and
+    grows with `track` records appended later.
+    """
+
+    def __init__(self, connection: sqlite3.Connection, process: Process, path: Path | None, writable: bool):
         self._db = connection
-        self.agreement = agreement
+        self.process = process
         self.path = path
         self.writable = writable
+        self._pending_tracks: list[str] = []  # agreements a new store tracks, recorded with its first append
+
+    @property
+    def agreement(self) -> Agreement:
+        """The first tracked agreement (its ID names the log's genesis)."""
+        return self.process.first
 
     # ---- opening -------------------------------------------------------------------------------
 
     @classmethod
-    def open(cls, location: str | Path | None, agreement: Agreement, *, write: bool = False) -> "Store":
-        """Open the store at `location` ('sample' for the bundled sample log, read-only)."""
+    def open(cls, location: str | Path | None, agreements: Any = None, *, write: bool = False) -> "Store":
+        """Open the store at `location` ('sample' for the bundled sample log, read-only).
+
+        `agreements` (an Agreement, a Process, or bundled IDs / clause-file paths) is what a new store tracks
+        (default: the bundled process); an existing store tracks what its log says."""
         if str(location) == SAMPLE:
             if write:
                 raise InputError("the sample log is read-only; use --store PATH to write", "--store")
-            return cls.sample(agreement)
+            return cls.sample()
         path = Path(location) if location else DEFAULT_STORE
         if not path.exists():
             if not write:
-                return cls.memory(agreement)
+                return cls.memory(agreements)
             try:
                 path.parent.mkdir(parents=True, exist_ok=True)
             except OSError as error:
@@ -273,63 +302,121 @@ class Store:
             else:
                 db = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True,
                                      timeout=BUSY_TIMEOUT_SECONDS, isolation_level=None)
-            store = cls(db, agreement, path, write)
-            store._prepare(create=write)
+            store = cls(db, Process.empty(), path, write)
+            store._prepare(create=write, agreements=agreements)
         except sqlite3.DatabaseError as error:
             raise StoreError(f"cannot open the store: {error}", str(path)) from None
         return store
 
     @classmethod
-    def memory(cls, agreement: Agreement) -> "Store":
-        """An empty in-memory log (what a missing store reads as)."""
-        store = cls(sqlite3.connect(":memory:", isolation_level=None), agreement, None, True)
-        store._prepare(create=True)
+    def memory(cls, agreements: Any = None) -> "Store":
+        """An empty in-memory log tracking `agreements` (default: the bundled process); what a missing store reads as."""
+        store = cls(sqlite3.connect(":memory:", isolation_level=None), Process.empty(), None, True)
+        store._prepare(create=True, agreements=agreements)
         return store
 
     @classmethod
-    def sample(cls, agreement: Agreement) -> "Store":
-        """The bundled sample log, restored into memory; read-only."""
+    def sample(cls, agreement: Any = None) -> "Store":
+        """The bundled sample log, restored into memory; read-only. (`agreement` is accepted and ignored: the
+        sample log says what it tracks.)"""
         from .exchange import read_jsonl  # the exchange module depends on records, not on the store
         from .resources import sample_log
 
-        if agreement.id != "nov-10-2020":
-            raise StoreMismatchError(f"the sample log belongs to nov-10-2020, not {agreement.id}", "--store")
-        store = cls.memory(agreement)
         path = sample_log()
-        records = read_jsonl(path.read_text(encoding="utf-8").splitlines(), agreement, str(path))
+        first = load_process(["nov-10-2020"])
+        store = cls.memory(first)
+        records = read_jsonl(path.read_text(encoding="utf-8").splitlines(), first, str(path))
         store.append(records, recorded_by="sample")
         store.writable = False
         return store
 
-    def _prepare(self, create: bool) -> None:
-        self._db.execute("PRAGMA busy_timeout = %d" % (BUSY_TIMEOUT_SECONDS * 1000))
+    def _columns(self) -> set[str]:
+        return {row[1] for row in self._db.execute("PRAGMA table_info(records)")}
+
+    def _prepare(self, create: bool, agreements: Any = None) -> None:
+        db = self._db
+        db.execute("PRAGMA busy_timeout = %d" % (BUSY_TIMEOUT_SECONDS * 1000))
         if create:
             if self.path is not None:
-                _retry_busy(lambda: self._db.execute("PRAGMA journal_mode = WAL"))
-                self._db.execute("PRAGMA synchronous = FULL")
-            self._db.execute("BEGIN IMMEDIATE")
+                _retry_busy(lambda: db.execute("PRAGMA journal_mode = WAL"))
+                db.execute("PRAGMA synchronous = FULL")
+            db.execute("BEGIN IMMEDIATE")
             try:
+                new = db.execute("SELECT 1 FROM sqlite_schema WHERE name = 'records'").fetchone() is None
+                if not new and "attrs" not in self._columns():
+                    self._migrate_v1()
                 for statement in filter(str.strip, _SCHEMA.split(";")):
-                    self._db.execute(statement)
-                self._db.execute("INSERT OR IGNORE INTO meta VALUES ('agreement', ?)", (self.agreement.id,))
-                self._db.execute("INSERT OR IGNORE INTO meta VALUES ('schema', ?)", (SCHEMA_VERSION,))
-                self._db.execute("INSERT OR IGNORE INTO meta VALUES ('last_number', '0')")
-                marker = self._db.execute("SELECT value FROM meta WHERE key = 'summary'").fetchone()
+                    db.execute(statement)
+                if db.execute("SELECT 1 FROM meta WHERE key = 'agreement'").fetchone() is None:
+                    process = _process_of(agreements)
+                    db.execute("INSERT INTO meta VALUES ('agreement', ?)", (process.first.id,))
+                    # what the new store will track, written as its first records with its first append
+                    db.execute("INSERT INTO meta VALUES ('tracking', ?)",
+                               (json.dumps([_track_ref(a, process) for a in process.agreements]),))
+                db.execute("INSERT OR IGNORE INTO meta VALUES ('schema', ?)", (SCHEMA_VERSION,))
+                db.execute("UPDATE meta SET value = ? WHERE key = 'schema'", (SCHEMA_VERSION,))
+                db.execute("INSERT OR IGNORE INTO meta VALUES ('last_number', '0')")
+                marker = db.execute("SELECT value FROM meta WHERE key = 'summary'").fetchone()
                 if marker is None or not marker[0].startswith(_SUMMARY_FORMAT):
                     self._rebuild_summary()  # a new store, or one kept by a version without this summary
-                self._db.execute("COMMIT")
+                db.execute("COMMIT")
             except BaseException:
-                self._db.execute("ROLLBACK")
+                db.execute("ROLLBACK")
                 raise
         try:
-            row = self._db.execute("SELECT value FROM meta WHERE key = 'agreement'").fetchone()
+            row = db.execute("SELECT value FROM meta WHERE key = 'agreement'").fetchone()
         except sqlite3.OperationalError:
             raise StoreError("not a compliance store (no meta table)", str(self.path)) from None
         if row is None:
             raise StoreError("not a compliance store (no agreement recorded)", str(self.path))
-        if row[0] != self.agreement.id:
-            raise StoreMismatchError(f"this store belongs to agreement {row[0]!r}, not {self.agreement.id!r}",
-                                     str(self.path or "--store"))
+        tracking = db.execute("SELECT value FROM meta WHERE key = 'tracking'").fetchone()
+        if tracking is not None and db.execute("SELECT 1 FROM records LIMIT 1").fetchone() is None:
+            self._pending_tracks = json.loads(tracking[0])
+        self.process = self._tracked(row[0], self._pending_tracks or None)
+
+    def _tracked(self, first: str, given: Any) -> Process:
+        """The agreements this log tracks: its first agreement (meta) and every `track` record after it."""
+        if given is not None:
+            return _process_of(given)
+        refs: list[str] = []
+        for (body,) in self._db.execute("SELECT body FROM records WHERE type = 'track' ORDER BY seq"):
+            data = json.loads(body)
+            refs.append(data.get("path") or data["agreement"])
+        if not refs or _ref_id(refs[0]) != first:
+            refs.insert(0, first)
+        try:
+            return load_process(refs)
+        except ComplianceError as error:
+            raise StoreError(f"the store tracks an agreement that cannot be loaded: {error}", str(self.path or "store")) from None
+
+    def _migrate_v1(self) -> None:
+        """Rebuild a version 1 `records` table with this version's columns (inside the caller's transaction)."""
+        db = self._db
+        db.execute("ALTER TABLE records RENAME TO records_v1")
+        for index in ("records_evidence", "records_recorded_at", "records_target", "records_amendments", "records_endings"):
+            db.execute(f"DROP INDEX IF EXISTS {index}")
+        for statement in filter(str.strip, _SCHEMA.split(";")):
+            db.execute(statement)
+        db.execute(f"INSERT INTO records ({_V1_COLUMNS}) SELECT {_V1_COLUMNS} FROM records_v1")
+        db.execute("DROP TABLE records_v1")
+        from .dates import parse_moment
+        from .observation import has_time
+        from .process import load_process as _load
+
+        first = db.execute("SELECT value FROM meta WHERE key = 'agreement'").fetchone()
+        tz = _load([first[0]]).tz if first else dt.timezone.utc
+        updates = []
+        for seq, body in db.execute("SELECT seq, body FROM records WHERE type = 'observation' AND body LIKE '%T%'"):
+            fields = json.loads(body)
+            at = at_end = None
+            if isinstance(fields.get("date"), str) and has_time(fields["date"]):
+                at = format_utc(parse_moment(fields["date"], tz)[1])
+            if isinstance(fields.get("date_end"), str) and has_time(fields["date_end"]):
+                at_end = format_utc(parse_moment(fields["date_end"], tz)[1])
+            if at or at_end:
+                updates.append((at, at_end, seq))
+        db.executemany("UPDATE records SET at = ?, at_end = ? WHERE seq = ?", updates)
+        db.execute("DELETE FROM meta WHERE key = 'summary'")
 
     def close(self) -> None:
         """Close the connection."""
@@ -338,7 +425,8 @@ class Store:
     # ---- writing -------------------------------------------------------------------------------
 
     def append(self, records: list[NewRecord], recorded_by: str) -> list[str]:
-        """Append records in one transaction: all are stored, or none. Returns their IDs."""
+        """Append records in one transaction: all are stored, or none. Returns their IDs (not those of the
+        `track` records a new store writes first)."""
         if not self.writable:
             raise InputError("this store is read-only", "--store")
         if not records:
@@ -362,21 +450,33 @@ class Store:
             if isinstance(error, sqlite3.OperationalError):
                 raise StoreError(f"cannot write the store: {error}", str(self.path)) from None
             raise
+        self._pending_tracks = []
+        self.process = self._tracked(self.meta()["agreement"], None)
         return ids
 
     def _append_in_tx(self, records: list[NewRecord], recorded_by: str, restore: bool) -> list[str]:
+        from .exchange import agreement_of_track, track_record
+
         db = self._db
         last = db.execute("SELECT seq, hash, recorded_at FROM records ORDER BY seq DESC LIMIT 1").fetchone()
         if restore and last is not None:
             raise InputError("lines carrying store fields (id, recorded_at, recorded_by, hash) are accepted only "
                              "into an empty store (a restore); remove them to add the observations as new", "import")
-        seq, prev_hash, prev_at = last if last else (0, genesis_digest(self.agreement.id), "")
+        leading: list[NewRecord] = []
+        if last is None and not restore and self._pending_tracks:
+            leading = [track_record(ref) for ref in self._pending_tracks]  # a new store's first records
+        if last is None and restore and records[0].type == TRACK:
+            first = records[0].body["agreement"]  # a log that says what it tracks: its genesis names its first
+            db.execute("UPDATE meta SET value = ? WHERE key = 'agreement'", (first,))
+        genesis = genesis_digest(db.execute("SELECT value FROM meta WHERE key = 'agreement'").fetchone()[0])
+        seq, prev_hash, prev_at = last if last else (0, genesis, "")
         meta = dict(db.execute("SELECT key, value FROM meta WHERE key IN ('last_number', 'record_count', 'summary')"))
         number = int(meta["last_number"])
         summary = meta.get("summary") == _SUMMARY_FORMAT + prev_hash  # up to date: keep it so; else rebuild it at the end
         now = format_utc(utc_now())
-        next_amendment = self._next_number(AMENDMENT)
-        next_ending = self._next_number(ENDING)
+        taken = {row[0] for row in db.execute("SELECT id FROM records WHERE type IN ('amendment', 'ending', 'track')")}
+        process = self.process if self.process.agreements else _process_of(None)
+        next_numbers: dict[str, int] = {}
         # targets that this batch ends, so a later line cannot end them again
         ended_in_batch: dict[str, str] = {}
         ids: list[str] = []
@@ -384,32 +484,41 @@ class Store:
         # evidence summary changes once per group at the end
         pending: list[tuple[tuple[Any, ...], str, int | None]] = []
         deltas: dict[tuple[Any, ...], int] = {}
-        for record in records:
+        for record in [*leading, *records]:
             if record.target is not None:
                 self._insert(pending)  # its target may be among them
             try:
+                new_seq = seq + 1
                 if restore:
-                    record_id, at, by = self._restore_fields(record, seq, prev_at)
+                    record_id, at, by = self._restore_fields(record, number, prev_at)
                     if record.type in (OBSERVATION, RETRACTION):
-                        new_seq = int(record_id)
-                    else:
-                        new_seq = seq + 1
+                        number = int(record_id)
                 else:
                     at = max(now, prev_at)
                     by = recorded_by
                     if record.type in (OBSERVATION, RETRACTION):
-                        new_seq = max(seq, number) + 1
-                        record_id = str(new_seq)
-                    elif record.type == AMENDMENT:
-                        new_seq = max(seq, number) + 1
-                        record_id = f"{self.agreement.id}-A{next_amendment}"
-                        next_amendment += 1
+                        number += 1
+                        record_id = str(number)
+                    elif record.type == TRACK:
+                        record_id = track_id(record.body["agreement"])
                     else:
-                        new_seq = max(seq, number) + 1
-                        record_id = f"{self.agreement.id}-E{next_ending}"
-                        next_ending += 1
-                if new_seq <= seq:
-                    raise InputError(f"record ID {record_id} is out of order (after record {seq})", "id")
+                        owner = process.obligation_owner(record.body["obligation"])
+                        prefix = f"{(owner or process.first).id}-{'A' if record.type == AMENDMENT else 'E'}"
+                        if prefix not in next_numbers:
+                            next_numbers[prefix] = self._next_number(prefix, owner or process.first, record.type, taken)
+                        record_id = f"{prefix}{next_numbers[prefix]}"
+                        next_numbers[prefix] += 1
+                if record.type == TRACK:
+                    tracked = agreement_of_track(record)
+                    if record_id in taken:
+                        raise InputError(f"the store tracks {tracked.id} already", "agreement")
+                    if seq > 0 or leading or restore:
+                        process = process.with_agreement(tracked) if tracked.id not in process.ids else process
+                    taken.add(record_id)
+                if record.type in (AMENDMENT, ENDING) and restore:
+                    if record_id in taken:
+                        raise InputError(f"record ID {record_id} is already in the log (or in the clause file)", "id")
+                    taken.add(record_id)
                 if record.target is not None:
                     self._check_target(record, ended_in_batch)
                 body_json = _canonical_json(record.body)
@@ -439,21 +548,21 @@ class Store:
                         deltas[tuple(key)] = deltas.get(tuple(key), 0) - 1
                 ended_in_batch[record.target] = record_id
             seq, prev_hash, prev_at = new_seq, digest, at
-            if record.type in (OBSERVATION, RETRACTION):
-                number = max(number, new_seq)
-            ids.append(record_id)
+            if record not in leading:
+                ids.append(record_id)
         self._insert(pending)
         if summary:
             signatures: dict[tuple[Any, ...], int] = {}
-            db.executemany(_SUMMARY_CHANGE, [(*key, delta, self._signature(key[1:9], signatures))
+            db.executemany(_SUMMARY_CHANGE, [(*key, delta, self._signature(key[1:10], signatures))
                                              for key, delta in deltas.items() if delta])
-        db.execute("UPDATE meta SET value = ? WHERE key = 'last_number'", (str(max(number, seq)),))
+        db.execute("UPDATE meta SET value = ? WHERE key = 'last_number'", (str(number),))
         # the record count and chain head, in the same transaction: verify compares them with the log's end
         if "record_count" in meta:  # every record of the batch was inserted, or the transaction fails
-            count = int(meta["record_count"]) + len(ids)
+            count = int(meta["record_count"]) + len(ids) + len(leading)
         else:
             count = db.execute("SELECT count(*) FROM records").fetchone()[0]
         db.execute("INSERT OR REPLACE INTO meta VALUES ('record_count', ?), ('head', ?)", (str(count), prev_hash))
+        db.execute("DELETE FROM meta WHERE key = 'tracking'")  # written as records now (or a restore says its own)
         if summary:
             db.execute("INSERT OR REPLACE INTO meta VALUES ('summary', ?)", (_SUMMARY_FORMAT + prev_hash,))
         else:
@@ -482,14 +591,14 @@ class Store:
         pending.clear()
 
     def _signature(self, fields: tuple[Any, ...], known: dict[tuple[Any, ...], int]) -> int:
-        """The evidence signature number of (kind, actor, source_party, claim, subject, sup, lo, hi), stored
+        """The evidence signature number of (kind, actor, source_party, claim, subject, sup, lo, hi, attrs), stored
         ('' and -1 for NULLs), made when new."""
         sig = known.get(fields)
         if sig is None:
-            row = self._db.execute(f"SELECT sig FROM evidence_signatures WHERE ({_SIGNATURE}) = (?, ?, ?, ?, ?, ?, ?, ?)",
+            row = self._db.execute(f"SELECT sig FROM evidence_signatures WHERE ({_SIGNATURE}) = (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                                    fields).fetchone()
             sig = known[fields] = row[0] if row else self._db.execute(
-                f"INSERT INTO evidence_signatures ({_SIGNATURE}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)", fields).lastrowid
+                f"INSERT INTO evidence_signatures ({_SIGNATURE}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", fields).lastrowid
         return sig
 
     def _rebuild_summary(self) -> None:
@@ -502,19 +611,34 @@ class Store:
         db.execute(_SIGNATURES_REBUILD)
         db.execute(_SUMMARY_REBUILD)
         last = db.execute("SELECT hash FROM records ORDER BY seq DESC LIMIT 1").fetchone()
+        first = db.execute("SELECT value FROM meta WHERE key = 'agreement'").fetchone()
         db.execute("INSERT OR REPLACE INTO meta VALUES ('summary', ?)",
-                   (_SUMMARY_FORMAT + (last[0] if last else genesis_digest(self.agreement.id)),))
+                   (_SUMMARY_FORMAT + (last[0] if last else genesis_digest(first[0] if first else "")),))
 
-    def _restore_fields(self, record: NewRecord, seq: int, prev_at: str) -> tuple[str, str, str]:
+    def _restore_fields(self, record: NewRecord, number: int, prev_at: str) -> tuple[str, str, str]:
         if record.id is None or record.recorded_at is None or record.recorded_by is None:
             missing = [n for n, v in (("id", record.id), ("recorded_at", record.recorded_at), ("recorded_by", record.recorded_by)) if v is None]
             raise InputError("a restored record needs id, recorded_at and recorded_by", missing[0])
-        if record.type in (OBSERVATION, RETRACTION) and not re.fullmatch(r"[1-9][0-9]*", record.id):  # not '²', '007'
-            raise InputError(f"observation IDs are whole numbers, got {record.id!r}", "id")
-        if record.type == AMENDMENT and not re.fullmatch(rf"{re.escape(self.agreement.id)}-A[1-9][0-9]*", record.id):
-            raise InputError(f"amendment IDs are {self.agreement.id}-A<n>, got {record.id!r}", "id")
-        if record.type == ENDING and not re.fullmatch(rf"{re.escape(self.agreement.id)}-E[1-9][0-9]*", record.id):
-            raise InputError(f"ending IDs are {self.agreement.id}-E<n>, got {record.id!r}", "id")
+        if record.type in (OBSERVATION, RETRACTION):
+            if not re.fullmatch(r"[1-9][0-9]*", record.id):  # not '²', '007'
+                raise InputError(f"observation IDs are whole numbers, got {record.id!r}", "id")
+            if int(record.id) <= number:
+                raise InputError(f"record ID {record.id} is out of order (after record {number})", "id")
+        elif record.type == TRACK:
+            if record.id != track_id(record.body["agreement"]):
+                raise InputError(f"a track record's ID is {track_id(record.body['agreement'])}, got {record.id!r}", "id")
+        else:
+            owner = self.process.obligation_owner(record.body["obligation"]) if self.process.agreements else None
+            letter = "A" if record.type == AMENDMENT else "E"
+            prefix = (owner.id if owner else r"[a-z0-9][a-z0-9._-]*")
+            if not re.fullmatch(rf"{re.escape(owner.id) if owner else prefix}-{letter}[1-9][0-9]*", record.id):
+                raise InputError(f"{record.type} IDs are <agreement>-{letter}<n>"
+                                 + (f" ({owner.id}-{letter}<n>)" if owner else "") + f", got {record.id!r}", "id")
+            if owner is not None:
+                bundled = owner.amendments if record.type == AMENDMENT else owner.endings
+                if any(item.id == record.id for item in bundled):
+                    raise InputError(f"{record.type} ID {record.id} is already taken by the bundled clause file "
+                                     f"of {owner.id}", "id")
         at = format_utc(parse_utc(record.recorded_at))
         if at < prev_at:
             raise InputError(f"recorded_at {record.recorded_at} is earlier than the record before it", "recorded_at")
@@ -535,15 +659,18 @@ class Store:
             raise InputError(f"observation {target} was already superseded or retracted by record {ended_by}; "
                              f"only the latest record of a chain can be corrected or retracted", field)
 
-    def _next_number(self, record_type: str) -> int:
-        prefix = f"{self.agreement.id}-{'A' if record_type == AMENDMENT else 'E'}"
-        numbers = [int(row[0][len(prefix):]) for row in
-                   self._db.execute(f"SELECT id FROM records WHERE type = {_TYPE_TERM[record_type]}")]
-        bundled = self.agreement.amendments if record_type == AMENDMENT else self.agreement.endings
-        numbers += [int(item.id[len(prefix):]) for item in bundled]
+    def _next_number(self, prefix: str, owner: Agreement, record_type: str, taken: set[str]) -> int:
+        numbers = [int(record_id[len(prefix):]) for record_id in taken
+                   if record_id.startswith(prefix) and record_id[len(prefix):].isdigit()]
+        bundled = owner.amendments if record_type == AMENDMENT else owner.endings
+        numbers += [int(item.id[len(prefix):]) for item in bundled if item.id.startswith(prefix)]
         return max(numbers, default=0) + 1
 
     # ---- reading -------------------------------------------------------------------------------
+
+    def genesis(self) -> str:
+        """The chain head of this log before its first record (named by the first agreement it tracks)."""
+        return genesis_digest(self.process.first.id)
 
     def head(self, as_recorded: dt.datetime | None = None) -> Head:
         """The last record recorded at or before `as_recorded` (default: now) and the chain head then."""
@@ -552,45 +679,60 @@ class Store:
         else:
             row = self._db.execute("SELECT seq, hash FROM records WHERE recorded_at <= ? ORDER BY seq DESC LIMIT 1",
                                    (format_utc(as_recorded),)).fetchone()
-        return Head(row[0], row[1]) if row else Head(0, genesis_digest(self.agreement.id))
+        return Head(row[0], row[1]) if row else Head(0, self.genesis())
 
-    def evidence_groups(self, head: Head, as_of: dt.date) -> list["Row"]:
+    def evidence_groups(self, head: Head, as_of: dt.date, exact_days: Iterable[dt.date] = ()) -> list["Row"]:
         """Live observations dated on or before `as_of`, grouped by every field a rule reads, as evidence rows
-        (`compliance.evidence.Row`, made here rather than from a GroupRow each: a check reads 200k at 1M
-        observations; `Row.from_group` passes them through).
+        (`compliance.evidence.Row`: a check reads 200k of them at 1M observations).
 
-        At the log's latest state the groups come from the evidence summary and their IDs (a `GroupIds`) are
-        read when asked for; at any other state they are grouped from the records."""
+        Observations dated on (or ending on) one of `exact_days` come in groups of their own moment (`at`,
+        `at_end`: the UTC instant of a date-time, None for a plain date): a rule that starts at a moment of
+        that day needs to know. At the log's latest state the other groups come from the evidence summary and
+        their IDs (a `GroupIds`) are read when asked for; at any other state they are grouped from the records."""
         from .evidence import _DAYS, Row, _day  # the evidence module builds on this one
 
         db = self._db
         day = as_of.isoformat()
+        exact = sorted({d.isoformat() for d in exact_days if d <= as_of})
+        marks = ",".join("?" * len(exact))
+        not_exact = f" AND day NOT IN ({marks}) AND day_end NOT IN ({marks})" if exact else ""
         in_transaction = db.in_transaction
         if not in_transaction:
             db.execute("BEGIN")  # the summary, its marker and the last record: one state of the log
         try:
             last = db.execute("SELECT seq, hash FROM records ORDER BY seq DESC LIMIT 1").fetchone()
             marker = db.execute("SELECT value FROM meta WHERE key = 'summary'").fetchone()
+            rows: list[Row] = []
             if (last is not None and tuple(last) == tuple(head) and marker is not None
                     and marker[0] == _SUMMARY_FORMAT + head.digest):
                 ids = GroupIds(db, head, day)
                 days = _DAYS
                 signatures = {row[0]: row[1:] for row in db.execute(
                     "SELECT sig, kind, actor, source_party, claim, NULLIF(subject, ''), NULLIF(sup, ''), NULLIF(lo, -1),"
-                    " NULLIF(hi, -1) FROM evidence_signatures")}
-                rows = []
+                    " NULLIF(hi, -1), NULLIF(attrs, '') FROM evidence_signatures")}
                 append = rows.append
                 for d, sig, day_end, n in db.execute(
-                        "SELECT day, sig, day_end, n FROM evidence_summary WHERE day <= ? AND n > 0", (day,)):
-                    kind, actor, party, claim, subject, sup, lo, hi = signatures[sig]
+                        f"SELECT day, sig, day_end, n FROM evidence_summary WHERE day <= ? AND n > 0{not_exact}",
+                        (day, *exact, *exact)):
+                    kind, actor, party, claim, subject, sup, lo, hi, attrs = signatures[sig]
                     append(Row(kind, actor, days.get(d) or _day(d), days.get(day_end) or _day(day_end), party, claim,
-                               subject, sup, lo, hi, n, ids))
-                return rows
-            return [Row(kind, actor, _day(d), _day(day_end), party, claim, subject, sup, lo, hi, n, seqs)
-                    for kind, actor, d, day_end, party, claim, subject, sup, lo, hi, n, seqs in db.execute(
-                        f"SELECT kind, actor, day, day_end, source_party, claim, subject, sup, lo, hi, count(*),"
-                        f" group_concat(seq) FROM records WHERE {_LIVE_AT} AND day <= ? GROUP BY {_GROUP_KEY}",
-                        (head.seq, head.seq, day))]
+                               subject, sup, lo, hi, n, ids, attrs))
+            else:
+                rows = [Row(kind, actor, _day(d), _day(day_end), party, claim, subject, sup, lo, hi, n, seqs, attrs)
+                        for kind, actor, d, day_end, party, claim, subject, sup, lo, hi, attrs, n, seqs in db.execute(
+                            f"SELECT kind, actor, day, day_end, source_party, claim, subject, sup, lo, hi, attrs,"
+                            f" count(*), group_concat(id) FROM records WHERE {_LIVE_AT} AND day <= ?{not_exact}"
+                            f" GROUP BY {_GROUP_KEY}", (head.seq, head.seq, day, *exact, *exact))]
+            if exact:
+                rows += [Row(kind, actor, _day(d), _day(day_end), party, claim, subject, sup, lo, hi, n, seqs, attrs,
+                             at=at, at_end=at_end)
+                         for kind, actor, d, day_end, party, claim, subject, sup, lo, hi, attrs, at, at_end, n, seqs
+                         in db.execute(
+                            f"SELECT kind, actor, day, day_end, source_party, claim, subject, sup, lo, hi, attrs, at,"
+                            f" at_end, count(*), group_concat(id) FROM records WHERE {_LIVE_AT} AND day <= ?"
+                            f" AND (day IN ({marks}) OR day_end IN ({marks}))"
+                            f" GROUP BY {_GROUP_KEY}, at, at_end", (head.seq, head.seq, day, *exact, *exact))]
+            return rows
         finally:
             if not in_transaction:
                 db.execute("COMMIT")
@@ -623,12 +765,6 @@ class Store:
             return (f"the evidence summary does not match the live observations "
                     f"({len(stored - fresh)} summary rows differ; first: {odd!r})")
         return None
-
-    def observation_count(self, head: Head) -> int:
-        """How many observations are live at `head`."""
-        return self._db.execute(
-            "SELECT count(*) FROM records WHERE type = 'observation' AND seq <= ? AND (ended_by IS NULL OR ended_by > ?)",
-            (head.seq, head.seq)).fetchone()[0]
 
     def _record(self, row: tuple[Any, ...]) -> Record:
         seq, rid, rtype, body, at, by, digest, ended_by, day = row
@@ -677,15 +813,15 @@ class Store:
             params.append(until.isoformat())
         return [self._record(row) for row in self._db.execute(query + " ORDER BY day, seq", params)]
 
-    def observations_by_seq(self, seqs: Iterable[int]) -> dict[int, Record]:
-        """Records for these sequence numbers."""
-        wanted = sorted(set(seqs))
-        found: dict[int, Record] = {}
+    def observations_by_id(self, ids: Iterable[str]) -> dict[str, Record]:
+        """Records for these IDs (IDs not in the log are left out)."""
+        wanted = sorted(set(ids))
+        found: dict[str, Record] = {}
         for start in range(0, len(wanted), 500):
             chunk = wanted[start:start + 500]
             marks = ",".join("?" * len(chunk))
-            for row in self._db.execute(f"SELECT {self._COLUMNS} FROM records WHERE seq IN ({marks})", chunk):
-                found[row[0]] = self._record(row)
+            for row in self._db.execute(f"SELECT {self._COLUMNS} FROM records WHERE id IN ({marks})", chunk):
+                found[row[1]] = self._record(row)
         return found
 
     def history(self, record_id: str | int) -> list[Record]:
@@ -703,7 +839,7 @@ class Store:
         return chain
 
     def agreement_records(self, head: Head, record_type: str) -> list[Record]:
-        """Amendments or endings recorded in the log up to `head`."""
+        """Amendments, endings or track records recorded in the log up to `head`."""
         return [self._record(row) for row in self._db.execute(
             f"SELECT {self._COLUMNS} FROM records WHERE type = {_TYPE_TERM[record_type]} AND seq <= ? ORDER BY seq",
             (head.seq,))]
@@ -729,9 +865,33 @@ class Store:
         """Every stored row as the database holds it, for integrity verification."""
         yield from self._db.execute(
             "SELECT seq, id, type, body, recorded_at, recorded_by, prev_hash, hash, kind, actor, day, day_end,"
-            " source_party, claim, subject, sup, lo, hi, target, ended_by FROM records ORDER BY seq")
+            " source_party, claim, subject, sup, lo, hi, attrs, at, at_end, target, ended_by FROM records ORDER BY seq")
 
     def is_empty(self) -> bool:
         """True when the log holds no record."""
         return self._db.execute("SELECT 1 FROM records LIMIT 1").fetchone() is None
 
+
+
+def _ref_id(ref: str) -> str:
+    """The agreement ID a track reference names (a bundled ID, or a clause file's agreement)."""
+    if "/" not in ref and "\\" not in ref and not ref.endswith((".yaml", ".yml")):
+        return ref
+    from .clauses import load_agreement
+
+    return load_agreement(ref).id
+
+
+def _track_ref(agreement: Agreement, process: Process) -> str:
+    """How a new store's track record names an agreement: its bundled ID, or the path of its clause file."""
+    from .clauses import bundled_ids, clause_path, load_agreement
+
+    if agreement.id in bundled_ids():
+        path = str(clause_path(agreement.id).resolve())
+        if agreement.source_path == path or (agreement.source_path is None and load_agreement(agreement.id).model_dump()
+                                             == agreement.model_dump()):
+            return agreement.id
+    path = agreement.source_path
+    if path is None:
+        raise InputError(f"agreement {agreement.id} is not bundled: name its clause file's path to track it", "--agreement")
+    return str(path)

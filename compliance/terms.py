@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
+from typing import Any, Iterable
 
-from .agreement import Agreement, Amendment, Ending
+from .agreement import Agreement, Amendment, Ending, Obligation
 
 
 @dataclass(frozen=True)
@@ -39,7 +40,7 @@ def agreement_state(agreement: Agreement, as_of: dt.date, amendments: list[Amend
     applied = sorted(
         (a for a in amendments if a.agreed_on <= as_of
          and not (ignore_amendments is True or (isinstance(ignore_amendments, set) and a.id in ignore_amendments))),
-        key=lambda a: (a.agreed_on, int(a.id.rsplit("-A", 1)[1])))
+        key=lambda a: (a.agreed_on, _number(a.id)))
     terms: dict[str, dict[str, TermInForce]] = {}
     for ob in agreement.obligations:
         resolved: dict[str, TermInForce] = {}
@@ -55,3 +56,41 @@ def agreement_state(agreement: Agreement, as_of: dt.date, amendments: list[Amend
         if ending.on <= as_of and ending.obligation not in in_effect:
             in_effect[ending.obligation] = ending
     return AgreementState(terms, in_effect, tuple(applied))
+
+
+@dataclass(frozen=True)
+class Epoch:
+    """A range of days (ordinals, inclusive) over which every term of an obligation keeps its value."""
+
+    first: int
+    last: int
+    values: dict[str, Any]
+
+
+def term_epochs(ob: Obligation, amendments: Iterable[Amendment], as_of: dt.date, *,
+                ignore: bool | frozenset[str] | set[str] = False, overrides: dict[str, Any] | None = None) -> list[Epoch]:
+    """The obligation's terms over time, up to `as_of`: the clause file's values changed by each amendment agreed
+    on or before `as_of`, from the day it was agreed (the latest agreed wins; on one day, the higher number);
+    what-if `overrides` hold on every day. A count is judged by the epoch of its own date; a deadline reads the
+    last epoch (the terms in force on the as-of date)."""
+    overrides = {name: value for name, value in (overrides or {}).items() if name in ob.terms}
+    applied = sorted(
+        (a for a in amendments if a.obligation == ob.id and a.term in ob.terms and a.agreed_on <= as_of
+         and not (ignore is True or (not isinstance(ignore, bool) and a.id in ignore))),
+        key=lambda a: (a.agreed_on, _number(a.id)))
+    values = {name: term.value for name, term in ob.terms.items()}
+    epochs: list[Epoch] = []
+    first = 1
+    for amendment in applied:
+        day = amendment.agreed_on.toordinal()
+        if day > first:
+            epochs.append(Epoch(first, day - 1, {**values, **overrides}))
+            first = day
+        values = {**values, amendment.term: amendment.value}
+    epochs.append(Epoch(first, 3_000_000, {**values, **overrides}))
+    return epochs
+
+
+def _number(amendment_id: str) -> int:
+    tail = amendment_id.rsplit("-A", 1)[-1]
+    return int(tail) if tail.isdigit() else 0

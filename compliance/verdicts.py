@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from enum import Enum
+from typing import Optional
 
 from pydantic import BaseModel, ConfigDict
 
@@ -18,6 +19,7 @@ class Verdict(str, Enum):
     DISPUTED = "disputed"
     VIOLATED = "violated"
     UNKNOWN = "unknown"
+    NOT_ASSESSED = "not-assessed"
 
     def __str__(self) -> str:
         return self.value
@@ -34,7 +36,7 @@ class ObligationResult(BaseModel):
 
     id: str
     point: int
-    bearer: str
+    bearer: Optional[str]
     verdict: Verdict
     reason: str
     evidence: list[str]
@@ -44,16 +46,18 @@ class ObligationResult(BaseModel):
     term_end: str | None = None
     title: str = ""
     rule: str = ""
+    agreement: str = ""
 
 
 class CheckResult(BaseModel):
-    """Every obligation evaluated for each bearer as of one date."""
+    """Every obligation of the agreements evaluated, for each bearer, as of one date."""
 
     model_config = ConfigDict(frozen=True)
 
-    agreement: str
+    agreement: Optional[str] = None
+    agreements: list[str]
     as_of: str
-    since: str
+    since: Optional[str] = None
     as_recorded: str | None = None
     without_amendments: bool = False
     log_digest: str
@@ -61,11 +65,21 @@ class CheckResult(BaseModel):
 
     def verdict_of(self, obligation_id: str, bearer: str | None = None) -> Verdict:
         """The verdict of one obligation (and bearer, when it has several)."""
+        return self.result_of(obligation_id, bearer).verdict
+
+    def result_of(self, obligation_id: str, bearer: str | None = None) -> ObligationResult:
+        """The result of one obligation (and bearer, when it has several)."""
         for item in self.obligations:
             if item.id == obligation_id and (bearer is None or item.bearer == bearer):
-                return item.verdict
+                return item
         raise KeyError(f"{obligation_id} {bearer or ''}".strip())
 
     def to_json_dict(self) -> dict:
-        """The JSON form `check --format json` prints."""
-        return self.model_dump(mode="json")
+        """The JSON form `check --format json` prints: `agreement` when one agreement was evaluated, `since`
+        when one agreement was evaluated or `--since` was given (spec/process.md)."""
+        data = self.model_dump(mode="json")
+        if data["agreement"] is None:
+            data.pop("agreement")
+        if data["since"] is None:
+            data.pop("since")
+        return data

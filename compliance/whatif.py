@@ -19,7 +19,7 @@ from __future__ import annotations
 import hashlib
 import json
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -33,7 +33,6 @@ from .scenario import ResolvedScenario, Scenario, load_scenario, parse_scenario,
 from .store import Store
 from .verdicts import CheckResult, Verdict
 
-DEFAULT_AGREEMENT = "nov-10-2020"
 MAX_LISTED = 10
 
 
@@ -103,18 +102,23 @@ def verdict_changes(baseline: CheckResult, scenario: CheckResult, *, same_verdic
     return changes
 
 
-def evaluate_scenario(scenario: Scenario, store: Store, *, where: str = "scenario") -> WhatIfResult:
-    """Evaluate a scenario against a store: read the log once, evaluate the baseline and the scenario.
+def evaluate_scenario(scenario: Scenario, store: Store, *, where: str = "scenario",
+                      agreements: Sequence[str | Path | Agreement] | None = None) -> WhatIfResult:
+    """Evaluate a scenario against a store: read the log once, evaluate the baseline and the scenario, for every
+    agreement the store tracks (or those named).
 
     Scenario errors are InputErrors located at `where` (a file name) and the field path. Nothing is written.
     """
-    snap = snapshot(store, scenario.as_of)
+    from .check import resolve_agreements
+
+    chosen = resolve_agreements(store, agreements)
+    snap = snapshot(store, scenario.as_of, agreements=chosen)
     try:
-        resolved: ResolvedScenario = resolve_scenario(scenario, snap)
+        resolved: ResolvedScenario = resolve_scenario(scenario, snap, chosen)
     except ComplianceError as error:
         raise error.located(where) from None
-    baseline = evaluate_snapshot(snap, since=resolved.since)
-    result = evaluate_snapshot(snap, since=resolved.since, ignore_amendments=resolved.ignore_argument(),
+    baseline = evaluate_snapshot(snap, agreements=chosen, since=resolved.since)
+    result = evaluate_snapshot(snap, agreements=chosen, since=resolved.since, ignore_amendments=resolved.ignore_argument(),
                                overrides=resolved.overrides or None, attribute=resolved.attribute or None,
                                rows=resolved.rows(snap.rows))
     normal = resolved.normal_form()
@@ -134,14 +138,14 @@ def _scenario_model(scenario: Scenario | Mapping[str, Any] | str | Path) -> tupl
 
 
 def whatif(scenario: Scenario | Mapping[str, Any] | str | Path, *, store: Store | str | Path | None = None,
-           agreement: str | Path | Agreement = DEFAULT_AGREEMENT) -> WhatIfResult:
+           agreements: Sequence[str | Path | Agreement] | None = None) -> WhatIfResult:
     """Evaluate a what-if scenario against the log; never writes to it.
 
     scenario: a dict (keys as in the scenario file), a path (str or Path) to a YAML scenario file, or a `Scenario`.
-    store: a `Store` (used as it is, with its own agreement), a path to a store file, or "sample" for the
-        bundled sample log; None opens the default store (observations/observations.db), read-only. A path that
-        does not exist reads as an empty log.
-    agreement: the agreement ID, clause-file path or `Agreement` for a store given by path.
+    store: a `Store`, a path to a store file, or "sample" for the bundled sample log; None opens the default
+        store (observations/observations.db), read-only. A path that does not exist reads as an empty log.
+    agreements: which agreements to evaluate (IDs the store tracks, bundled IDs, clause-file paths or
+        `Agreement`s); default: every agreement the store tracks.
 
     Returns a `WhatIfResult`: `baseline` and `scenario` checks, `changes` (verdicts that differ) and
     `scenario_digest`. Raises `ComplianceError` subclasses (an invalid scenario is an `InputError` naming the
@@ -149,14 +153,10 @@ def whatif(scenario: Scenario | Mapping[str, Any] | str | Path, *, store: Store 
     """
     model, where = _scenario_model(scenario)
     if isinstance(store, Store):
-        return evaluate_scenario(model, store, where=where)
-    if not isinstance(agreement, Agreement):
-        from .clauses import load_agreement
-
-        agreement = load_agreement(agreement)
-    db = Store.open(store, agreement, write=False)
+        return evaluate_scenario(model, store, where=where, agreements=agreements)
+    db = Store.open(store, None, write=False)
     try:
-        return evaluate_scenario(model, db, where=where)
+        return evaluate_scenario(model, db, where=where, agreements=agreements)
     finally:
         db.close()
 
@@ -193,7 +193,8 @@ def scenario_summary(normal: dict[str, Any]) -> list[str]:
 
 def _heading(result: WhatIfResult) -> str:
     base = result.baseline
-    return f"{base.agreement} what-if as of {base.as_of} (period from {base.since})"
+    period = f" (period from {base.since})" if base.since else ""
+    return f"{', '.join(base.agreements)} what-if as of {base.as_of}{period}"
 
 
 def whatif_table(result: WhatIfResult) -> str:

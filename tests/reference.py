@@ -144,7 +144,8 @@ def evidence_list(*groups: list[Obs]) -> list[str]:
 def term_in_force(agreement: Agreement, log: list[dict[str, Any]], ob_id: str, term: str, as_of: dt.date,
                   as_recorded: str | None, without_amendments: bool) -> Any:
     """The original term changed by the amendments agreed on or before `as_of` (the latest agreed wins;
-    on the same day, the one recorded later)."""
+    on the same day, the one recorded later). For a count, `as_of` is the count's own day (and no later than
+    the check's as-of date: the caller passes the earlier of the two)."""
     ob = agreement.obligation_or_none(ob_id)
     value = ob.terms[term].value
     if without_amendments:
@@ -219,8 +220,12 @@ def evaluate(agreement: Agreement, log: list[dict[str, Any]], *, as_of: dt.date,
 
 
 def _one(agreement, log, live, ob, bearer, as_of, since, as_recorded, without_amendments, in_force_day):
-    rule = ob.rule
-    shape = rule.shape
+    shape = ob.template
+    reads = ob.rule.reads
+    kind = reads[-1].kind if reads else None
+    subject = reads[-1].subject if reads else None
+    supervised = reads[-1].supervised_by if reads else None
+    trigger_kind = reads[0].kind if shape == "linked-series" else None
     term = lambda name: term_in_force(agreement, log, ob.id, name, as_of, as_recorded, without_amendments)  # noqa: E731
     is_ended = ended(agreement, log, ob.id, as_of, as_recorded)
     off = as_of < in_force_day or is_ended
@@ -232,15 +237,21 @@ def _one(agreement, log, live, ob, bearer, as_of, since, as_recorded, without_am
     if shape in ("cap", "prohibition"):
         if off:
             return result(ob.id, bearer, "not-in-force")
-        subject = getattr(rule, "subject", None)
-        reports = [o for o in live if o.kind == rule.kind and mine(o) and since <= o.day <= as_of
+        # dated in the period, or lasting into it
+        reports = [o for o in live if o.kind == kind and mine(o) and o.day_end >= since and o.day <= as_of
                    and (subject is None or o.subject == subject)]
-        window = window_of(agreement, rule.kind)
+        window = window_of(agreement, kind)
         if shape == "cap":
-            limit = term("limit")
-            breach_of = lambda o: o.claim == "affirms" and o.lo is not None and o.lo > limit  # noqa: E731
-            within = lambda o: o.claim == "affirms" and o.hi is not None and o.hi <= limit  # noqa: E731
-            straddling = [o for o in reports if o.claim == "affirms" and o.lo is not None and o.lo <= limit < o.hi]
+            def limits(o: Obs) -> set[int]:
+                """The caps in force on the days the count covers (each judged by the caps of its own days)."""
+                days = [o.day + dt.timedelta(days=n) for n in range((o.day_end - o.day).days + 1)]
+                days = [d for d in days if since <= d <= as_of] or [max(o.day, since)]
+                return {term_in_force(agreement, log, ob.id, "limit", min(d, as_of), as_recorded, without_amendments)
+                        for d in days}
+            breach_of = lambda o: o.claim == "affirms" and o.lo is not None and any(o.lo > c for c in limits(o))  # noqa: E731
+            within = lambda o: o.claim == "affirms" and o.hi is not None and any(o.hi <= c for c in limits(o))  # noqa: E731
+            straddling = [o for o in reports if o.claim == "affirms" and o.lo is not None
+                          and any(o.lo <= c < o.hi for c in limits(o))]
         else:
             breach_of = lambda o: o.claim == "affirms"  # noqa: E731
             within = lambda o: False  # noqa: E731
@@ -258,25 +269,26 @@ def _one(agreement, log, live, ob, bearer, as_of, since, as_recorded, without_am
         if off:
             return result(ob.id, bearer, "not-in-force")
         # the series it follows (deployment complete) is a fact about the world: any actor, whatever --since
-        triggers = [o for o in live if o.kind == rule.trigger_kind and o.day <= as_of]
+        triggers = [o for o in live if o.kind == trigger_kind and o.day <= as_of]
         started = [o.day for o in triggers if o.claim == "affirms"]
         if not started:
             return result(ob.id, bearer, "pending", [], len(triggers))
         first = min(started)
-        reports = [o for o in live if o.kind == rule.kind and mine(o) and max(since, first) <= o.day <= as_of]
+        # from the day it started (and the period's start): presence dated then or lasting into it counts
+        reports = [o for o in live if o.kind == kind and mine(o) and o.day_end >= max(since, first) and o.day <= as_of]
         verdict, decisive, contradicting, _ = graded(agreement, ob, bearer, reports, lambda o: o.claim == "affirms",
-                                                     lambda o: False, window_of(agreement, rule.kind))
+                                                     lambda o: False, window_of(agreement, kind))
         return result(ob.id, bearer, verdict or "compliant", evidence_list(decisive, contradicting, []),
                       len(reports) + len(triggers))
 
     if shape in ("deadline", "establishment"):
         deadline = term("deadline") if shape == "deadline" else None
+        if deadline is not None and ob.terms["deadline"].inclusive is False:
+            deadline = deadline - dt.timedelta(days=1)  # "before D": the last day in time is the day before
         due = deadline.isoformat() if deadline is not None and not is_ended else None
         if off:
             return result(ob.id, bearer, "not-in-force", due=due)
-        subject = getattr(rule, "subject", None)
-        supervised = getattr(rule, "supervised_by", None)
-        relevant = [o for o in live if o.kind == rule.kind and mine(o) and o.day <= as_of
+        relevant = [o for o in live if o.kind == kind and mine(o) and o.day <= as_of
                     and (subject is None or o.subject == subject)
                     and (supervised is None or (o.supervised_by or "").upper() == supervised.upper())]
         reports = [o for o in relevant if o.claim == "affirms"]
@@ -290,7 +302,7 @@ def _one(agreement, log, live, ob, bearer, as_of, since, as_recorded, without_am
         report_sides = {side(agreement, o.source_party) for o in reports}
         bearer_sides = {side(agreement, b) for b in bearers}
         only_bearer_side = len(report_sides) == 1 and None not in report_sides and report_sides <= bearer_sides
-        window = window_of(agreement, rule.kind)
+        window = window_of(agreement, kind)
         disputing = [d for d in denials if only_bearer_side and side(agreement, d.source_party) not in report_sides
                      and any(near(d, r, window) for r in reports)]
         if disputing:
@@ -304,7 +316,7 @@ def _one(agreement, log, live, ob, bearer, as_of, since, as_recorded, without_am
         if off:
             return result(ob.id, bearer, "not-in-force")
         start, years, months = term("start"), int(term("period_years")), int(term("notice_months"))
-        relevant = [o for o in live if o.kind == rule.kind and o.day <= as_of]
+        relevant = [o for o in live if o.kind == kind and o.day <= as_of]
         notices = [o for o in relevant if o.claim == "affirms" and o.actor in agreement.parties]
         previous_deadline = dt.date.min
         k = 1

@@ -43,12 +43,12 @@ def test_every_obligation_quotes_its_text_from_a_declared_version(agreement):
 
 
 def test_terms_caps_deadlines_and_inclusive_reading(agreement):
-    limits = {ob.id: ob.terms["limit"].value for ob in agreement.obligations if ob.rule.shape == "cap"}
+    limits = {ob.id: ob.terms["limit"].value for ob in agreement.obligations if ob.template == "cap"}
     assert limits == {"P3-personnel-cap": 1960, "P3-apc-cap": 90, "P3-vehicle-cap": 380}
-    deadlines = {ob.id: str(ob.terms["deadline"].value) for ob in agreement.obligations if ob.rule.shape == "deadline"}
+    deadlines = {ob.id: str(ob.terms["deadline"].value) for ob in agreement.obligations if ob.template == "deadline"}
     assert deadlines == {"P2-aghdam-return": "2020-11-20", "P6-kalbajar-return": "2020-11-15",
                          "P6-lachin-return": "2020-12-01", "P6-new-route-plan": "2023-11-10"}
-    assert all(ob.terms["deadline"].inclusive is True for ob in agreement.obligations if ob.rule.shape == "deadline")
+    assert all(ob.terms["deadline"].inclusive is True for ob in agreement.obligations if ob.template == "deadline")
     assert "inclusive" in agreement.reading_of_deadlines
 
 
@@ -103,10 +103,10 @@ def _mutated(change) -> str:
 
 @pytest.mark.parametrize("change, field, reason", [
     (lambda d: d["obligations"][3]["rule"].update(kind="contingent.tanks"), None, "unknown kind 'contingent.tanks'"),
-    (lambda d: d["obligations"][3]["terms"].pop("limit"), None, "needs the term(s) limit"),
+    (lambda d: d["obligations"][3]["terms"].pop("limit"), "obligations.3", "reads the term 'limit'"),
     (lambda d: d["obligations"][2]["terms"]["deadline"].pop("inclusive"), "obligations.2", "inclusive"),
-    (lambda d: d["obligations"][0].update(colour="red"), "obligations.0.colour", "Extra inputs"),
-    (lambda d: d["obligations"][0].update(bearers=["XX"]), None, "bearer 'XX' is not a party"),
+    (lambda d: d["obligations"][0].update(colour="red"), "obligations.0.colour", "unknown key"),
+    (lambda d: d["obligations"][0].update(bearers=["XX"]), "obligations.0", "bearer 'XX' is neither a party nor"),
     (lambda d: d["obligations"][3]["terms"]["limit"].update(value="many"), "obligations.3.terms.limit.value", ""),
     (lambda d: d["amendments"][0].update(term="limit"), None, "has no term 'limit'"),
     (lambda d: d.update(timezone="Mars/Olympus"), "timezone", "unknown time zone"),

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+
+from compliance.process import bundled_process_ids
 import os
 import subprocess
 import sys
@@ -64,6 +66,9 @@ def test_add_list_correct_retract_show_round_trip(tmp_path):
     shown = json.loads(run("observe", "show", "1", "--format", "json", "--store", store).stdout)
     assert [(h["id"], h["status"]) for h in shown["history"]] == [("1", "observation (ended by 3)"), ("3", "correction of 1 (current)")]
     exported = [json.loads(line) for line in run("observe", "export", "--store", store).stdout.splitlines()]
+    # a new store's first records say which agreements it tracks
+    assert [r["id"] for r in exported if r.get("record") == "track"] == [f"{a}-T" for a in bundled_process_ids()]
+    exported = [r for r in exported if "record" not in r]
     assert [r["id"] for r in exported] == ["1", "2", "3", "4"]
     assert exported[2]["supersedes"] == "1" and exported[2]["place"] == "near Shusha"
     assert exported[3] == {**{k: exported[3][k] for k in ("recorded_at", "hash")}, "id": "4", "retracts": "2",
@@ -77,7 +82,8 @@ def test_export_restore_round_trip_through_the_cli(tmp_path):
         "--by", "AM,AZ,RU", "--source", "test", "--store", store)
     backup = tmp_path / "backup.jsonl"
     backup.write_text(run("observe", "export", "--store", store).stdout, encoding="utf-8")
-    assert run("observe", "import", str(backup), "--store", copy).stdout == "2\n"
+    # the restore stores every record of the export: the track record, the observation, the amendment
+    assert run("observe", "import", str(backup), "--store", copy).stdout == f"{2 + len(bundled_process_ids())}\n"
     a = json.loads(run("check", "--as-of", "2021-09-30", "--format", "json", "--store", store).stdout)
     b = json.loads(run("check", "--as-of", "2021-09-30", "--format", "json", "--store", copy).stdout)
     assert a == b
@@ -142,8 +148,8 @@ def test_the_monitor_name_is_stored(tmp_path):
     store = str(tmp_path / "log.db")
     run(*ADD, "--store", store, "--as", "patrol-7")
     run(*ADD, "--store", store, env={"COMPLIANCE_MONITOR": "patrol-8"})
-    names = [json.loads(line)["recorded_by"] for line in run("observe", "export", "--store", store).stdout.splitlines()]
-    assert names == ["patrol-7", "patrol-8"]
+    lines = [json.loads(line) for line in run("observe", "export", "--store", store).stdout.splitlines()]
+    assert [r["recorded_by"] for r in lines if "record" not in r] == ["patrol-7", "patrol-8"]
 
 
 def test_read_commands_never_create_the_store(tmp_path):
@@ -173,12 +179,18 @@ def test_unknown_ids_and_chain_rules_exit_2(tmp_path):
     assert again.exit_code == 2 and "already superseded or retracted" in again.stderr
 
 
-def test_a_store_of_another_agreement_exits_2(tmp_path):
+def test_reads_may_evaluate_an_untracked_agreement_but_writes_need_it_tracked(tmp_path):
     store = str(tmp_path / "log.db")
     run(*ADD, "--store", store)
     fixture = str(Path(__file__).parent / "fixtures" / "example-ceasefire.yaml")
-    result = run("check", "--store", store, "--agreement", fixture)
-    assert result.exit_code == 2 and "belongs to agreement 'nov-10-2020'" in result.stderr
+    result = run("check", "--store", store, "--agreement", fixture, "--format", "json")
+    assert result.exit_code == 0, result.stderr
+    assert json.loads(result.stdout)["agreement"] == "example-ceasefire"
+    written = run("observe", "add", "--kind", "ceasefire.breach", "--date", "2021-07-13", "--actor", "AZ",
+                  "--source", "Armenian MoD", "--source-party", "AM", "--agreement", fixture, "--store", store)
+    assert written.exit_code == 2
+    assert written.stderr == ("compliance: error: --agreement: the store does not track example-ceasefire; track it "
+                              f"first: compliance track example-ceasefire\n")
 
 
 def test_an_unwritable_store_exits_4(tmp_path):

@@ -249,8 +249,8 @@ def _line_of(text: str, needle: str) -> int:
 CLAUSE_CASES = {
     # name: (old, new, field path or None, words of the reason, line to name: the replaced one)
     "wrong type": ("    point: 3\n", "    point: three\n", "obligations.3.point", "valid integer"),
-    "unknown field": ("    point: 3\n", "    point: 3\n    colour: red\n", "obligations.3.colour", "Extra inputs"),
-    "unknown top-level field": ("default_window_days: 31\n", "default_window_days: 31\nsecret: 1\n", "secret", "Extra"),
+    "unknown field": ("    point: 3\n", "    point: 3\n    colour: red\n", "obligations.3.colour", "unknown key"),
+    "unknown top-level field": ("default_window_days: 31\n", "default_window_days: 31\nsecret: 1\n", "secret", "unknown key"),
     "month 13, day 45": ("signed: 2020-11-09", "signed: 2020-13-45", None, "'2020-13-45' is not a valid timestamp"),
     "30 February": ("      deadline:\n        value: 2020-11-20", "      deadline:\n        value: 2020-02-30", None,
                     "not a valid timestamp"),

@@ -138,7 +138,7 @@ def test_every_sample_observation_validates_and_broken_ones_do_not():
 
 def test_check_schema_validates_a_real_check_result():
     schema = schema_of("check")
-    assert schema["required"] == ["agreement", "as_of", "since", "log_digest", "obligations"]
+    assert schema["required"] == ["agreements", "as_of", "log_digest", "obligations"]
     result = runner.invoke(app, ["--store", "sample", "check", "--as-of", "2021-09-30", "--format", "json"])
     assert result.exit_code == 0
     data = json.loads(result.stdout)

@@ -20,7 +20,7 @@ app = typer.Typer(
 
 
 @app.callback()
-def root(ctx: typer.Context, store: Optional[str] = StoreOption, agreement: Optional[str] = AgreementOption,
+def root(ctx: typer.Context, store: Optional[str] = StoreOption, agreement: Optional[list[str]] = AgreementOption,
          monitor: Optional[str] = AsOption) -> None:
     """Agreement-compliance tracking: log observations, check obligations, write reports."""
     ctx.obj = GlobalOptions(store, agreement, monitor)

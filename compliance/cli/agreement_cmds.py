@@ -1,4 +1,4 @@
-"""`compliance clauses list|show`, `amend` and `end`: the agreement as data, and changes to it."""
+"""`compliance clauses list|show|validate`, `amend`, `end` and `track`: the agreements as data, and changes to them."""
 
 from __future__ import annotations
 
@@ -9,9 +9,10 @@ from typing import Optional
 import typer
 
 from . import app
-from .common import AgreementOption, AsOption, StoreOption, handles_errors, open_store, parse_date_option, resolve
+from .common import (AgreementOption, AsOption, StoreOption, handles_errors, open_store, parse_date_option, resolve,
+                     selected_agreements)
 
-clauses_app = typer.Typer(help="The agreement's obligations, their text, terms in force, amendments and endings.\n\n"
+clauses_app = typer.Typer(help="The agreements' obligations, their text, terms in force, amendments and endings.\n\n"
                                "Example: compliance clauses show P6-kalbajar-return", no_args_is_help=True)
 app.add_typer(clauses_app, name="clauses")
 
@@ -21,18 +22,14 @@ class ClauseFormat(str, Enum):
     json = "json"
 
 
-def _state(ctx: typer.Context, store: Optional[str], agreement: Optional[str], as_of: Optional[str]):
-    from ..check import snapshot
-    from ..terms import agreement_state
+def _state(ctx: typer.Context, store: Optional[str], agreement: Optional[list[str]], as_of: Optional[str]):
+    """The selected agreements, a snapshot of the log as of the date, and each agreement's terms in force."""
+    from ..agreement_view import agreement_views
 
     db = open_store(ctx, store, agreement)
-    day = parse_date_option(as_of, "--as-of", db.agreement.tz)
-    snap = snapshot(db, day)
-    return db.agreement, snap, agreement_state(db.agreement, snap.as_of, snap.amendments, snap.endings)
-
-
-def _value(value: object) -> str:
-    return value.isoformat() if hasattr(value, "isoformat") else f"{value:,}" if isinstance(value, int) else str(value)
+    chosen = selected_agreements(ctx, db, agreement)
+    day = parse_date_option(as_of, "--as-of", chosen[0].tz)
+    return agreement_views(db, chosen, day)
 
 
 @clauses_app.command("list")
@@ -42,28 +39,26 @@ def clauses_list(
     as_of: Optional[str] = typer.Option(None, "--as-of", help="Show terms in force on this date (default: today)."),
     output: ClauseFormat = typer.Option(ClauseFormat.table, "--format"),
     store: Optional[str] = StoreOption,
-    agreement: Optional[str] = AgreementOption,
+    agreement: Optional[list[str]] = AgreementOption,
 ) -> None:
-    """List the obligations with their bearers, rule and terms in force.
+    """List the obligations with their bearers, rule and terms in force, agreement by agreement.
 
     Example: compliance clauses list --as-of 2020-11-14
     """
     from tabulate import tabulate
 
-    agr, snap, state = _state(ctx, store, agreement, as_of)
-    rows = []
-    for ob in agr.obligations:
-        terms = ", ".join(f"{name} {_value(t.value)}" + (" (amended)" if t.amended_by else "")
-                          for name, t in state.terms[ob.id].items())
-        ended = state.endings.get(ob.id)
-        rows.append({"id": ob.id, "point": ob.point, "bearers": ",".join(ob.bearers) + (" (joint)" if ob.joint else ""),
-                     "rule": ob.rule.shape, "terms in force": terms + (f"; ended {ended.on}" if ended else ""),
-                     "title": ob.title})
+    views = _state(ctx, store, agreement, as_of)
     if output == ClauseFormat.json:
-        typer.echo(json.dumps({"agreement": agr.id, "as_of": snap.as_of.isoformat(), "obligations": rows}, indent=2))
+        typer.echo(json.dumps({"as_of": views[0].as_of.isoformat(),
+                               "agreements": [view.listing() for view in views]}, indent=2, ensure_ascii=False))
         return
-    typer.echo(f"{agr.id}: {agr.title}\nterms in force on {snap.as_of.isoformat()}\n")
-    typer.echo(tabulate([list(r.values()) for r in rows], headers=list(rows[0].keys()), maxcolwidths=[None, None, None, None, 40, 50]))
+    blocks = []
+    for view in views:
+        rows = view.listing()["obligations"]
+        blocks.append(f"{view.agreement.id}: {view.agreement.title}\nterms in force on {view.as_of.isoformat()}\n\n"
+                      + tabulate([list(r.values()) for r in rows], headers=list(rows[0].keys()),
+                                 maxcolwidths=[None, None, None, None, 40, 50]))
+    typer.echo("\n\n".join(blocks))
 
 
 @clauses_app.command("show")
@@ -72,54 +67,44 @@ def clauses_show(
     ctx: typer.Context,
     obligation_id: str = typer.Argument(..., metavar="ID", help="An obligation ID (see `clauses list`)."),
     as_of: Optional[str] = typer.Option(None, "--as-of", help="Show terms in force on this date (default: today)."),
-    output: ClauseFormat = typer.Option(ClauseFormat.table, "--format"),
+    output: ClauseFormat = typer.Option(ClauseFormat.table, "--format",
+                                        help="table, or json (the obligation with its rule written out in full)."),
     store: Optional[str] = StoreOption,
-    agreement: Optional[str] = AgreementOption,
+    agreement: Optional[list[str]] = AgreementOption,
 ) -> None:
-    """Show one obligation: quoted text, rule, terms in force with their amendment history, endings.
+    """Show one obligation: quoted text, rule, terms in force with their amendment history, endings, links.
 
     Example: compliance clauses show P6-kalbajar-return --as-of 2020-11-14
     """
-    from ..errors import UnknownReferenceError
+    from ..agreement_view import find_obligation
 
-    agr, snap, state = _state(ctx, store, agreement, as_of)
-    ob = agr.obligation_or_none(obligation_id)
-    if ob is None:
-        raise UnknownReferenceError(f"unknown obligation {obligation_id!r} (known: {', '.join(o.id for o in agr.obligations)})", "ID")
-    amendments = [a for a in snap.amendments if a.obligation == ob.id]
-    endings = [e for e in snap.endings if e.obligation == ob.id]
+    views = _state(ctx, store, agreement, as_of)
+    view, ob = find_obligation(views, obligation_id)
     if output == ClauseFormat.json:
-        typer.echo(json.dumps({
-            "obligation": ob.model_dump(mode="json"), "as_of": snap.as_of.isoformat(),
-            "terms_in_force": {n: _value(t.value) for n, t in state.terms[ob.id].items()},
-            "amendments": [a.model_dump(mode="json") for a in amendments],
-            "endings": [e.model_dump(mode="json") for e in endings]}, indent=2, ensure_ascii=False))
+        typer.echo(json.dumps(view.obligation_json(ob, views), indent=2, ensure_ascii=False))
         return
-    version = agr.versions[ob.text.version]
-    lines = [f"{ob.id}: {ob.title}", f"point {ob.point}; bearer{'s' if len(ob.bearers) > 1 else ''} "
-             f"{', '.join(ob.bearers)}{' (joint)' if ob.joint else ''}; rule: {ob.rule.shape}", "",
-             f"  \"{ob.text.quote}\"", f"  ({version.publisher})"]
-    for variant in ob.text.variants:
-        lines.append(f"  variant ({agr.versions[variant.version].publisher}): \"{variant.quote}\"")
-    rule = ob.rule.model_dump(exclude={"shape"}, exclude_none=True)
-    lines += ["", "rule reads: " + ", ".join(f"{k} {v}" for k, v in rule.items())]
-    lines += ["", f"terms in force on {snap.as_of.isoformat()}:"]
-    for name, term in state.terms[ob.id].items():
-        clause = ob.terms[name]
-        extra = " (inclusive)" if clause.inclusive else (" (exclusive)" if clause.inclusive is False else "")
-        lines.append(f"  {name}: {_value(term.value)}{extra}; text: \"{clause.quote}\"")
-        if clause.interpretation:
-            lines.append(f"    reading: {clause.interpretation}")
-        for amendment in term.amended_by:
-            lines.append(f"    amended by {amendment.id}: {_value(amendment.value)}, agreed {amendment.agreed_on} by "
-                         f"{', '.join(amendment.by)}; source: {amendment.source}")
-    later = [a for a in amendments if a.agreed_on > snap.as_of]
-    for amendment in later:
-        lines.append(f"  later amendment {amendment.id}: {amendment.term} {_value(amendment.value)}, agreed {amendment.agreed_on}")
-    if ob.interpretation:
-        lines += ["", f"interpretation: {ob.interpretation}"]
-    lines += ["", "endings: " + ("; ".join(f"{e.id} from {e.on} by {', '.join(e.by)} ({e.source})" for e in endings) or "none")]
-    typer.echo("\n".join(lines))
+    typer.echo(view.obligation_text(ob, views))
+
+
+@clauses_app.command("validate")
+@handles_errors
+def clauses_validate(
+    path: str = typer.Argument(..., metavar="PATH", help="A clause file (or a folder holding one)."),
+) -> None:
+    """Load a clause file as the engine would, and lint it: errors as file:line and field path (exit 2);
+    warnings (kinds no rule reads, terms no rule reads, attributes without a unit, deadlines counted from
+    what nothing produces) on stderr; then a one-line summary.
+
+    Example: compliance clauses validate docs/examples/withdrawal-2023.yaml
+    """
+    from ..clauses import validate_clause_file
+
+    report = validate_clause_file(path)
+    for warning in report.warnings:
+        typer.echo(f"compliance: warning: {warning}", err=True)
+    agreement = report.agreement
+    typer.echo(f"ok: {agreement.id}, {len(agreement.obligations)} obligations, {len(agreement.kinds)} kinds, "
+               f"{len(report.warnings)} warning{'s' if len(report.warnings) != 1 else ''}")
 
 
 @app.command("amend")
@@ -134,7 +119,7 @@ def amend(
     source: str = typer.Option(..., "--source", help="Where the change is documented."),
     note: Optional[str] = typer.Option(None, "--note", help="Free text."),
     store: Optional[str] = StoreOption,
-    agreement: Optional[str] = AgreementOption,
+    agreement: Optional[list[str]] = AgreementOption,
     monitor: Optional[str] = AsOption,
 ) -> None:
     """Record an amendment to a term (the original term is kept); print its ID.
@@ -142,11 +127,10 @@ def amend(
     Example: compliance amend P3-personnel-cap --term limit --value 2500 --agreed-on 2022-01-01 --by AM,AZ,RU --source "joint statement"
     """
     from ..exchange import amendment_record
-    from .common import open_agreement
+    from .common import store_vocabulary
 
-    agr = open_agreement(ctx, agreement)
     record = amendment_record({"obligation": obligation, "term": term, "value": value, "agreed_on": agreed_on,
-                               "by": by, "source": source, "note": note}, agr)
+                               "by": by, "source": source, "note": note}, store_vocabulary(ctx, store, agreement))
     db = open_store(ctx, store, agreement, write=True)
     (new_id,) = db.append([record], resolve(ctx, "monitor", monitor))
     typer.echo(new_id)
@@ -162,7 +146,7 @@ def end(
     source: str = typer.Option(..., "--source", help="Where the ending is documented."),
     note: Optional[str] = typer.Option(None, "--note", help="Free text."),
     store: Optional[str] = StoreOption,
-    agreement: Optional[str] = AgreementOption,
+    agreement: Optional[list[str]] = AgreementOption,
     monitor: Optional[str] = AsOption,
 ) -> None:
     """Record that an obligation stopped applying; print the ending's ID.
@@ -170,10 +154,31 @@ def end(
     Example: compliance end P3-personnel-cap --on 2024-06-12 --by AZ,RU --source "RU MoD statement"
     """
     from ..exchange import ending_record
-    from .common import open_agreement
+    from .common import store_vocabulary
 
-    agr = open_agreement(ctx, agreement)
-    record = ending_record({"obligation": obligation, "on": on, "by": by, "source": source, "note": note}, agr)
+    record = ending_record({"obligation": obligation, "on": on, "by": by, "source": source, "note": note},
+                           store_vocabulary(ctx, store, agreement))
     db = open_store(ctx, store, agreement, write=True)
     (new_id,) = db.append([record], resolve(ctx, "monitor", monitor))
+    typer.echo(new_id)
+
+
+@app.command("track")
+@handles_errors
+def track(
+    ctx: typer.Context,
+    ref: str = typer.Argument(..., metavar="ID|PATH", help="A bundled agreement ID (jan-11-2021) or a clause file's path."),
+    store: Optional[str] = StoreOption,
+    monitor: Optional[str] = AsOption,
+) -> None:
+    """Make the store track one more agreement (a record in the log, hash-chained like an amendment); print its
+    ID. Its obligation IDs must not collide with a tracked agreement's, and a kind both declare must mean the
+    same thing.
+
+    Example: compliance track jan-11-2021
+    """
+    from ..exchange import track_record
+
+    db = open_store(ctx, store, None, write=True)
+    (new_id,) = db.append([track_record(ref, db.process)], resolve(ctx, "monitor", monitor))
     typer.echo(new_id)

@@ -8,7 +8,8 @@ from typing import Optional
 import typer
 
 from . import app
-from .common import AgreementOption, StoreOption, handles_errors, open_store, parse_date_option, parse_fail_on
+from .common import (AgreementOption, StoreOption, handles_errors, open_store, parse_date_option, parse_fail_on,
+                     selected_agreements)
 
 
 class CheckFormat(str, Enum):
@@ -28,7 +29,7 @@ def check_command(
     output: CheckFormat = typer.Option(CheckFormat.table, "--format", help="Output format."),
     fail_on: Optional[str] = typer.Option(None, "--fail-on", help="Exit 1 if any obligation has one of these verdicts (comma-separated)."),
     store: Optional[str] = StoreOption,
-    agreement: Optional[str] = AgreementOption,
+    agreement: Optional[list[str]] = AgreementOption,
 ) -> None:
     """Evaluate every obligation, for each bearer, as of a date.
 
@@ -41,15 +42,21 @@ def check_command(
 
     failing = parse_fail_on(fail_on)
     db = open_store(ctx, store, agreement)
-    tz = db.agreement.tz
+    chosen = selected_agreements(ctx, db, agreement)
+    tz = chosen[0].tz
     recorded = None
     if as_recorded is not None:
         try:
             recorded = parse_utc(as_recorded, "--as-recorded")
         except InputError as error:
             raise InputError(error.reason, "--as-recorded") from None
-    result = check(db, as_of=parse_date_option(as_of, "--as-of", tz), since=parse_date_option(since, "--since", tz),
-                   as_recorded=recorded, without_amendments=without_amendments)
+    try:
+        result = check(db, as_of=parse_date_option(as_of, "--as-of", tz), since=parse_date_option(since, "--since", tz),
+                       as_recorded=recorded, without_amendments=without_amendments, agreements=chosen)
+    except InputError as error:
+        if error.where == "since":  # the library names its parameter; the command, its option
+            raise InputError(error.reason, "--since") from None
+        raise
     text = {CheckFormat.table: check_table, CheckFormat.json: check_json, CheckFormat.markdown: check_markdown}[output](result)
     typer.echo(text.rstrip("\n"))
     if failing and any(o.verdict.value in failing for o in result.obligations):

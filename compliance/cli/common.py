@@ -15,11 +15,13 @@ import typer
 F = TypeVar("F", bound=Callable[..., Any])
 
 STORE_HELP = "The observation log (SQLite); 'sample' opens the bundled sample log read-only. [env: COMPLIANCE_STORE]"
-AGREEMENT_HELP = "A bundled agreement ID or a clause file/folder path. [env: COMPLIANCE_AGREEMENT]"
+AGREEMENT_HELP = ("Which agreements to evaluate (or, for a new store, to track): bundled IDs or clause file/folder paths; "
+                  "repeatable or comma-separated. [env: COMPLIANCE_AGREEMENT]")
 AS_HELP = "Who is recording (stored as recorded_by). [env: COMPLIANCE_MONITOR]"
 
 StoreOption = typer.Option(None, "--store", help=STORE_HELP, show_default="observations/observations.db")
-AgreementOption = typer.Option(None, "--agreement", help=AGREEMENT_HELP, show_default="nov-10-2020")
+AgreementOption = typer.Option(None, "--agreement", help=AGREEMENT_HELP,
+                               show_default="the store's tracked agreements; for a new store, the bundled process")
 AsOption = typer.Option(None, "--as", help=AS_HELP, show_default="your user name")
 
 
@@ -28,7 +30,7 @@ class GlobalOptions:
     """Values of --store, --agreement and --as given before the subcommand."""
 
     store: Optional[str] = None
-    agreement: Optional[str] = None
+    agreement: Optional[list[str]] = None
     monitor: Optional[str] = None
 
 
@@ -46,31 +48,72 @@ def resolve(ctx: typer.Context, name: str, given: Optional[str]) -> str:
     before = getattr(_root(ctx), name)
     if before:
         return before
-    env = {"store": "COMPLIANCE_STORE", "agreement": "COMPLIANCE_AGREEMENT", "monitor": "COMPLIANCE_MONITOR"}[name]
+    env = {"store": "COMPLIANCE_STORE", "monitor": "COMPLIANCE_MONITOR"}[name]
     if os.environ.get(env):
         return os.environ[env]
     if name == "store":
         return os.path.join("observations", "observations.db")
-    if name == "agreement":
-        return "nov-10-2020"
     try:
         return getpass.getuser()
     except Exception:  # no user name in this environment
         return "unknown"
 
 
-def open_agreement(ctx: typer.Context, agreement: Optional[str]):
-    """Load the agreement named by --agreement (or its environment variable, or the default)."""
-    from ..clauses import load_agreement
+def agreement_refs(ctx: typer.Context, agreement: Optional[list[str]]) -> list[str]:
+    """The --agreement values (after the subcommand, then before it, then COMPLIANCE_AGREEMENT), split on commas;
+    empty when none was given (every agreement the store tracks)."""
+    from ..process import split_refs
 
-    return load_agreement(resolve(ctx, "agreement", agreement))
+    if agreement:
+        return split_refs(agreement)
+    before = _root(ctx).agreement
+    if before:
+        return split_refs(before)
+    return split_refs(os.environ.get("COMPLIANCE_AGREEMENT"))
 
 
-def open_store(ctx: typer.Context, store: Optional[str], agreement: Optional[str], *, write: bool = False):
-    """Open the store for the agreement; reads never create it."""
+def open_store(ctx: typer.Context, store: Optional[str], agreement: Optional[list[str]], *, write: bool = False):
+    """Open the store; reads never create it. A new store tracks the agreements named (default: the bundled
+    process); a write to an existing store with --agreement naming one it does not track is an error."""
+    from ..errors import InputError
     from ..store import Store
 
-    return Store.open(resolve(ctx, "store", store), open_agreement(ctx, agreement), write=write)
+    refs = agreement_refs(ctx, agreement)
+    db = Store.open(resolve(ctx, "store", store), refs or None, write=write)
+    if write and refs:
+        from ..check import resolve_agreements
+
+        for chosen in resolve_agreements(db, refs):
+            if chosen.id not in db.process.ids:
+                raise InputError(f"the store does not track {chosen.id}; track it first: compliance track {chosen.id}",
+                                 "--agreement")
+    return db
+
+
+def store_vocabulary(ctx: typer.Context, store: Optional[str], agreement: Optional[list[str]]):
+    """The agreements the store tracks (for a store not yet written, those it will track), without creating it:
+    what new observations are validated against."""
+    db = open_store(ctx, store, agreement)
+    try:
+        return db.process
+    finally:
+        db.close()
+
+
+def selected_agreements(ctx: typer.Context, db, agreement: Optional[list[str]]):
+    """The agreements a read evaluates: those named by --agreement, or every one the store tracks."""
+    from ..check import resolve_agreements
+
+    return resolve_agreements(db, agreement_refs(ctx, agreement))
+
+
+def open_agreement(ctx: typer.Context, agreement: Optional[list[str]]):
+    """The first agreement named by --agreement (or the first of the bundled process)."""
+    from ..clauses import load_agreement
+    from ..process import bundled_process_ids
+
+    refs = agreement_refs(ctx, agreement)
+    return load_agreement(refs[0] if refs else bundled_process_ids()[0])
 
 
 def declared_codes(declare: Optional[list[str]]) -> frozenset[str]:

@@ -11,8 +11,8 @@ from typing import Any, Optional
 import typer
 
 from . import app
-from .common import (AgreementOption, AsOption, StoreOption, declared_codes, handles_errors, open_agreement,
-                     open_store, parse_date_option, resolve)
+from .common import (AgreementOption, AsOption, StoreOption, declared_codes, handles_errors, open_store,
+                     parse_date_option, resolve, store_vocabulary)
 
 observe_app = typer.Typer(help="Log observations and correct them without erasing history.\n\n"
                                "Example: compliance observe add --kind ceasefire.breach --date 2021-07-13 --actor AM "
@@ -105,7 +105,7 @@ def add(
     declare: Optional[list[str]] = DeclareOption,
     registry: Optional[str] = RegistryOption,
     store: Optional[str] = StoreOption,
-    agreement: Optional[str] = AgreementOption,
+    agreement: Optional[list[str]] = AgreementOption,
     monitor: Optional[str] = AsOption,
 ) -> None:
     """Validate and append one observation; print its ID.
@@ -123,8 +123,8 @@ def add(
     fields = _fields(kind=kind, date=date, actor=actor, source=source, source_party=source_party, value=value,
                      low=low, high=high, claim=claim, subject=subject, place=place, lat=lat, lon=lon,
                      date_end=date_end, method=method, supervised_by=supervised_by, url=url, quote=quote, notes=notes)
-    agr = open_agreement(ctx, agreement)
-    record = observation_record(fields, agr, declared_codes(declare))
+    vocabulary = store_vocabulary(ctx, store, agreement)
+    record = observation_record(fields, vocabulary, declared_codes(declare))
     db = open_store(ctx, store, agreement, write=True)
     (new_id,) = db.append([record], resolve(ctx, "monitor", monitor))
     typer.echo(new_id)
@@ -157,7 +157,7 @@ def correct(
     declare: Optional[list[str]] = DeclareOption,
     registry: Optional[str] = RegistryOption,
     store: Optional[str] = StoreOption,
-    agreement: Optional[str] = AgreementOption,
+    agreement: Optional[list[str]] = AgreementOption,
     monitor: Optional[str] = AsOption,
 ) -> None:
     """Append a corrected copy of an observation that supersedes it; print the new ID.
@@ -187,7 +187,7 @@ def correct(
     if ("low" in changes or "high" in changes) and "value" not in changes:
         fields.pop("value", None)
     fields.update(changes)
-    record = observation_record(fields, db.agreement, declared_codes(declare), supersedes=target.id)
+    record = observation_record(fields, db.process, declared_codes(declare), supersedes=target.id)
     (new_id,) = db.append([record], resolve(ctx, "monitor", monitor))
     typer.echo(new_id)
 
@@ -199,7 +199,7 @@ def retract(
     observation_id: str = typer.Argument(..., metavar="ID", help="The observation to retract (the latest of its chain)."),
     reason: str = typer.Option(..., "--reason", help="Why it is retracted."),
     store: Optional[str] = StoreOption,
-    agreement: Optional[str] = AgreementOption,
+    agreement: Optional[list[str]] = AgreementOption,
     monitor: Optional[str] = AsOption,
 ) -> None:
     """Append a retraction of an observation; the original stays in the log. Prints the retraction's ID.
@@ -233,7 +233,7 @@ def import_(
     declare: Optional[list[str]] = DeclareOption,
     registry: Optional[str] = RegistryOption,
     store: Optional[str] = StoreOption,
-    agreement: Optional[str] = AgreementOption,
+    agreement: Optional[list[str]] = AgreementOption,
     monitor: Optional[str] = AsOption,
 ) -> None:
     """Validate every line, then append all of them or none; print how many were stored.
@@ -248,7 +248,7 @@ def import_(
     """
     from ..errors import InputError, StoreError
 
-    agr = open_agreement(ctx, agreement)
+    agr = store_vocabulary(ctx, store, agreement)
     declared = declared_codes(declare)
     if input_format == ImportFormat.acled:
         _import_acled(ctx, file, agr, declared, open_registry(ctx, registry, store), mapping, default_source_party,
@@ -298,7 +298,7 @@ def _append(db: Any, records: list[Any], monitor: str, where: str) -> list[str]:
 
 def _import_acled(ctx: typer.Context, file: str, agr: Any, declared: frozenset[str], sources: Any,
                   mapping: Optional[str], default_source_party: Optional[str], store: Optional[str],
-                  agreement: Optional[str], monitor: Optional[str]) -> None:
+                  agreement: Optional[list[str]], monitor: Optional[str]) -> None:
     from ..acled import load_mapping, plan_import, read_acled, read_text
 
     rules = load_mapping(Path(mapping) if mapping else None, agr, declared)
@@ -328,7 +328,7 @@ def _registry_alignment(ctx: typer.Context, registry: Optional[str], store: Opti
 
 @observe_app.command("export")
 @handles_errors
-def export(ctx: typer.Context, store: Optional[str] = StoreOption, agreement: Optional[str] = AgreementOption) -> None:
+def export(ctx: typer.Context, store: Optional[str] = StoreOption, agreement: Optional[list[str]] = AgreementOption) -> None:
     """Write the whole log to stdout as JSON Lines, store fields included (restore it with `observe import`).
 
     Example: compliance observe export > backup.jsonl
@@ -351,7 +351,7 @@ def list_(
     until: Optional[str] = typer.Option(None, "--until", help="Only observations dated on or before this date."),
     output: ListFormat = typer.Option(ListFormat.table, "--format", help="Output format."),
     store: Optional[str] = StoreOption,
-    agreement: Optional[str] = AgreementOption,
+    agreement: Optional[list[str]] = AgreementOption,
 ) -> None:
     """List the live observations (not superseded or retracted), by date then ID.
 
@@ -362,7 +362,7 @@ def list_(
     from ..observation import count_text
 
     db = open_store(ctx, store, agreement)
-    tz = db.agreement.tz
+    tz = db.process.tz
     records = db.live_observations(db.head(), kind=kind, actor=actor, since=parse_date_option(since, "--since", tz),
                                    until=parse_date_option(until, "--until", tz))
     if output == ListFormat.json:
@@ -386,7 +386,7 @@ def show(
     observation_id: str = typer.Argument(..., metavar="ID"),
     output: ShowFormat = typer.Option(ShowFormat.table, "--format", help="Output format."),
     store: Optional[str] = StoreOption,
-    agreement: Optional[str] = AgreementOption,
+    agreement: Optional[list[str]] = AgreementOption,
 ) -> None:
     """Show one observation with its history: what it corrected, and what superseded or retracted it.
 

@@ -27,7 +27,7 @@ def report_command(
     every: Optional[Every] = typer.Option(None, "--every", help="Length of each period of a series (default: month)."),
     out: str = typer.Option("reports", "--out", help="The folder to write reports, charts and index.md into."),
     store: Optional[str] = StoreOption,
-    agreement: Optional[str] = AgreementOption,
+    agreement: Optional[list[str]] = AgreementOption,
 ) -> None:
     """Write markdown compliance reports (and charts beside them) and print their paths, period reports first.
 

@@ -76,7 +76,7 @@ def sources_add(
     declare: Optional[list[str]] = DeclareOption,
     registry: Optional[str] = RegistryOption,
     store: Optional[str] = StoreOption,
-    agreement: Optional[str] = AgreementOption,
+    agreement: Optional[list[str]] = AgreementOption,
 ) -> None:
     """Add a source to the monitor's registry (created if missing); it takes precedence over the bundled one.
 

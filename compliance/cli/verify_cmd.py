@@ -18,7 +18,7 @@ def verify_command(
     head: Optional[str] = typer.Option(None, "--head", help="A chain head published earlier (a report's log_digest): "
                                        "fail unless the log still contains it (catches a log rewritten or cut short since)."),
     store: Optional[str] = StoreOption,
-    agreement: Optional[str] = AgreementOption,
+    agreement: Optional[list[str]] = AgreementOption,
 ) -> None:
     """Check the log's integrity: the hash chain, every record against its hash and the agreement,
     the columns queries read, and the record count and chain head of the last append. Never writes.

@@ -9,7 +9,7 @@ from typing import Optional
 import typer
 
 from . import app
-from .common import AgreementOption, StoreOption, handles_errors, open_store, parse_fail_on
+from .common import AgreementOption, StoreOption, handles_errors, open_store, parse_fail_on, selected_agreements
 
 
 class WhatIfFormat(str, Enum):
@@ -27,7 +27,7 @@ def whatif_command(
     fail_on: Optional[str] = typer.Option(None, "--fail-on", help="Exit 1 if any obligation has one of these verdicts "
                                           "in the scenario (comma-separated)."),
     store: Optional[str] = StoreOption,
-    agreement: Optional[str] = AgreementOption,
+    agreement: Optional[list[str]] = AgreementOption,
 ) -> None:
     """Evaluate a what-if scenario against the log without writing anything; print the verdicts that change.
 
@@ -49,7 +49,7 @@ def whatif_command(
         scenario = load_scenario(file)
     db = open_store(ctx, store, agreement)  # read-only: a missing store reads as an empty log
     try:
-        result = evaluate_scenario(scenario, db, where=where)
+        result = evaluate_scenario(scenario, db, where=where, agreements=selected_agreements(ctx, db, agreement))
     finally:
         db.close()
     render = {WhatIfFormat.table: whatif_table, WhatIfFormat.json: whatif_json, WhatIfFormat.markdown: whatif_markdown}
