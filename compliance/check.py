@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
@@ -23,7 +23,8 @@ from .verdicts import CheckResult
 
 @dataclass
 class Snapshot:
-    """What a check reads from the store: the chain head, evidence rows, amendments and endings."""
+    """What a check reads from the store: the chain head, evidence rows, amendments and endings. Plain data: it
+    holds no connection, so it can be evaluated after the store is closed."""
 
     process: Process
     head: Head
@@ -32,7 +33,6 @@ class Snapshot:
     amendments: list[Amendment]
     endings: list[Ending]
     as_recorded: dt.datetime | None = None
-    store: Store | None = field(default=None, repr=False)
     exact_days: frozenset[dt.date] = frozenset()
 
     @property
@@ -89,7 +89,7 @@ def snapshot(store: Store, as_of: dt.date | None = None, as_recorded: dt.datetim
     endings = [ending_model(r) for r in store.agreement_records(head, ENDING)]
     superseded = {e.supersedes for e in endings if e.supersedes}
     endings = [e for e in endings if e.id not in superseded]
-    return Snapshot(process, head, as_of, rows, amendments, endings, as_recorded, store, exact)
+    return Snapshot(process, head, as_of, rows, amendments, endings, as_recorded, exact)
 
 
 def evaluate_snapshot(snap: Snapshot, *, agreements: Sequence[Agreement] | None = None,

@@ -9,8 +9,6 @@ from operator import attrgetter
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Sequence
 
-from .store import GroupIds
-
 
 def id_key(observation_id: str) -> tuple[int, int, str]:
     """Sort key for observation IDs: logged IDs numerically, then hypothetical ones (h1, h2, ...)."""
@@ -34,7 +32,8 @@ def _day(text: str) -> dt.date:
 
 @dataclass(slots=True)
 class Row:
-    """Observations that share every field a rule reads, with their IDs."""
+    """Observations that share every field a rule reads: how many, and their first IDs (plain data, read whole
+    from the store: a row holds no connection)."""
 
     kind: str
     actor: str
@@ -47,7 +46,7 @@ class Row:
     lo: int | None
     hi: int | None
     n: int
-    id_text: str | GroupIds  # comma-separated IDs, or the store's reader of them (groups from its summary)
+    id_text: str  # comma-separated IDs: all of them, or at least the first 20 by ID order (all any evidence list cites)
     attrs: str | None = None  # the attributes' canonical JSON, or None
     at: str | None = None  # the UTC instant of a date-time (rows on a moment's day only), None for a plain date
     at_end: str | None = None  # likewise for date_end
@@ -70,30 +69,15 @@ class Row:
                    format_utc(obs.instant) if obs.timed else None, at_end)
 
     def key(self) -> tuple:
-        """The store's group key of this row (day first), as its ID reader takes it."""
+        """The group this row is (day first, its moments last): how a what-if finds the groups it changes."""
         return (self.day.isoformat(), self.kind, self.actor, self.source_party, self.claim, self.subject, self.sup,
-                self.lo, self.hi, self.attrs, self.day_end.isoformat())
+                self.lo, self.hi, self.attrs, self.day_end.isoformat(), self.at, self.at_end)
 
     def ids(self) -> list[str]:
-        """The observation IDs in this row, sorted."""
+        """The observation IDs this row holds (its first ones, at least 20 of them), sorted."""
         if self._ids is None:
-            text = self.id_text
-            if not isinstance(text, str):
-                text = text.text(self.key())
-            self._ids = sorted(text.split(","), key=id_key)
+            self._ids = sorted(self.id_text.split(","), key=id_key) if self.id_text else []
         return self._ids
-
-    def without(self, excluded: set[str]) -> "Row | None":
-        """This row less some observation IDs (None when nothing is left)."""
-        if not isinstance(self.id_text, str) and self.key() not in self.id_text.keys_of(frozenset(excluded)):
-            return self  # none of them is in this group: its IDs need not be read
-        kept = [i for i in self.ids() if i not in excluded]
-        if len(kept) == self.n:
-            return self
-        if not kept:
-            return None
-        return Row(self.kind, self.actor, self.day, self.day_end, self.source_party, self.claim, self.subject,
-                   self.sup, self.lo, self.hi, len(kept), ",".join(kept), self.attrs, self.at, self.at_end, kept)
 
 
 def first_ids(rows: Iterable[Row], limit: int) -> list[str]:

@@ -13,7 +13,7 @@ from .dates import parse_day, parse_moment
 from .errors import ComplianceError, InputError
 from .observation import clean_text, parse_observation
 from .process import Process, as_process
-from .records import AMENDMENT, ENDING, OBSERVATION, RETRACTION, TRACK, NewRecord, Record, track_id
+from .records import AMENDMENT, ENDING, OBSERVATION, RECORDED_AS, RETRACTION, TRACK, NewRecord, Record, track_id
 
 MAX_LINE_BYTES = 1_000_000
 MAX_NUMBER_DIGITS = 4_000
@@ -252,6 +252,12 @@ def parse_line(data: Any, agreement: Agreement | Process, declared: frozenset[st
             if key == "id" and isinstance(value, int) and not isinstance(value, bool):
                 value = str(value)
             store[key] = clean_text(value, key)
+    if RECORDED_AS in data:  # the display name beside an authenticated role: restored with the other store fields
+        shown = clean_text(data.pop(RECORDED_AS), RECORDED_AS)
+        if not store:
+            raise InputError("is a store field: accepted only on a restored line (with id, recorded_at, recorded_by)",
+                             RECORDED_AS)
+        store[RECORDED_AS] = shown
     record_type = data.pop("record", None)
     if record_type == TRACK:
         return track_record(data, None, **store)
@@ -283,12 +289,21 @@ def parse_line(data: Any, agreement: Agreement | Process, declared: frozenset[st
 def read_jsonl(lines: Iterable[str | bytes], agreement: Agreement | Process, where: str,
                declared: frozenset[str] = frozenset(), source_party: Callable[[str], str] | None = None) -> list[NewRecord]:
     """Validate every line; the first invalid one raises InputError naming `where:line`, the field and the reason.
+    (`iter_jsonl`, all at once: for a file small enough to hold.)"""
+    return list(iter_jsonl(lines, agreement, where, declared, source_party))
 
-    Lines are validated against `agreement` (the agreements the store tracks) and every agreement a `track`
-    line before them adds. A restore (lines with store fields) whose first line is a `track` record starts
-    from nothing: the export's own track records say what it tracks."""
-    records: list[NewRecord] = []
+
+def iter_jsonl(lines: Iterable[str | bytes], agreement: Agreement | Process, where: str,
+               declared: frozenset[str] = frozenset(), source_party: Callable[[str], str] | None = None) -> Iterator[NewRecord]:
+    """The records of JSON Lines, validated one by one as they are read (a stream: `Store.import_records` appends
+    them as they come, and an invalid line, raised as InputError naming `where:line`, the field and the reason,
+    rolls the whole import back).
+
+    Lines are validated against `agreement` (the agreements the store tracks) and every agreement a `track` line
+    before them adds. A restore (lines with store fields) whose first line is a `track` record starts from
+    nothing: the export's own track records say what it tracks."""
     first_restore: bool | None = None
+    first_line = 0
     process = as_process(agreement)
     for number, raw in enumerate(lines, start=1):
         try:
@@ -312,7 +327,7 @@ def read_jsonl(lines: Iterable[str | bytes], agreement: Agreement | Process, whe
                 raise InputError("not valid JSON (nested too deeply)") from None
             if _Rejected.made != made or _SURROGATE.search(raw) or _ESCAPED_SURROGATE.search(raw):
                 _reject_unacceptable(data)
-            if not records and isinstance(data, dict) and data.get("record") == TRACK and "id" in data:
+            if first_restore is None and isinstance(data, dict) and data.get("record") == TRACK and "id" in data:
                 process = Process.empty()  # a restore of a log that says what it tracks
             record = parse_line(data, process, declared, source_party)
             if record.type == TRACK:
@@ -325,16 +340,14 @@ def read_jsonl(lines: Iterable[str | bytes], agreement: Agreement | Process, whe
         except ComplianceError as error:
             raise error.located(f"{where}:{number}") from None
         object.__setattr__(record, "line", number)  # a record parse_line has just made, shared with nothing
-        records.append(record)
         restore = not (record.id is None and record.recorded_at is None and record.recorded_by is None
                        and record.hash is None)  # record.is_restore, without a generator per line
         if first_restore is None:
-            first_restore = restore
-        if restore != first_restore:  # found here, before a store is opened or created
+            first_restore, first_line = restore, number
+        if restore != first_restore:
             raise InputError("store fields (id, recorded_at, recorded_by, hash) must be on every line or on none "
-                             f"(line {records[0].line} {'has' if records[0].is_restore else 'has none'})",
-                             f"{where}:{number}")
-    return records
+                             f"(line {first_line} {'has' if first_restore else 'has none'})", f"{where}:{number}")
+        yield record
 
 
 def export_lines(records: Iterable[Record]) -> Iterator[str]:

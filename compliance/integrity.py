@@ -5,18 +5,19 @@ transaction and checks, record by record, in `seq` order:
 
 - the hash chain: `prev_hash` links to the previous record's `hash` (the first one to the
   agreement's genesis digest), and each `hash` is recomputed from the stored body, ID, type,
-  `recorded_at` and `recorded_by`;
+  `recorded_at`, `recorded_by` and (when set) `recorded_as`;
 - the body text is exactly the canonical JSON of its parsed value (so the hashed form is the stored form);
 - `seq` strictly increases, `recorded_at` is a well-formed UTC time that never goes back;
-- the ID scheme: observations and retractions are numbered by their `seq`, amendments and endings
-  are `<agreement>-A<n>` / `<agreement>-E<n>`, no ID twice;
+- the ID scheme: observations and retractions are numbered 1, 2, 3... (increasing, never above their `seq`),
+  amendments and endings are `<agreement>-A<n>` / `<agreement>-E<n>`, no ID twice;
 - the body re-validates against the agreement, and every derived column the queries read (kind,
   actor, day, day_end, source_party, claim, subject, sup, lo, hi, target) equals what re-validation gives;
 - targets (`supersedes`, `retracts`) name an earlier observation that nothing ended before, and
   `ended_by` is the `seq` of the first record that targets the row;
 - the meta table: the agreement, the schema, `last_number`, and the record count and chain head
   written in the same transaction as every append (what catches a log cut short at its end);
-- SQLite's own `PRAGMA integrity_check` (pages, and indexes that match their table);
+- the database's own check of its storage (SQLite's `PRAGMA integrity_check`: pages, and indexes that match
+  their table);
 - derived tables the store keeps for queries (the evidence summary, when the store has one);
 - optionally, that a chain head published earlier (a report's `log_digest`) is one of the log's heads.
 
@@ -28,22 +29,22 @@ from __future__ import annotations
 
 import json
 import re
-import sqlite3
 from dataclasses import dataclass, field
 from typing import Any
 
 from .dates import format_utc, parse_utc
-from .errors import ComplianceError, IntegrityError, StoreError
+from .errors import ComplianceError, IntegrityError
 from .exchange import agreement_of_track, amendment_record, ending_record, retraction_record, track_record
 from .observation import parse_observation
 from .process import Process
 from .records import (AMENDMENT, ENDING, OBSERVATION, RECORD_TYPES, RETRACTION, TRACK, NewRecord, canonical_json,
                       chain_hash, track_id)
-from .store import SCHEMA_VERSION, Store, _derived
+from .store import SCHEMA_VERSION, Store
+from .store.chain import DERIVED as DERIVED_FROM_BODY
+from .store.chain import derived as _derived
 
 # the derived columns of `records`, in `raw_rows` order after the stored fields
-DERIVED = ("kind", "actor", "day", "day_end", "source_party", "claim", "subject", "sup", "lo", "hi", "attrs", "at",
-           "at_end", "target")
+DERIVED = (*DERIVED_FROM_BODY, "target")
 
 
 @dataclass(frozen=True)
@@ -123,7 +124,7 @@ def _check_id(seq: int, record_id: str, record_type: str, body: dict[str, Any], 
 
 
 def _check_row(row: tuple[Any, ...], store: Store, state: "_Walk") -> None:
-    (seq, record_id, record_type, body_text, recorded_at, recorded_by, prev_hash, digest,
+    (seq, record_id, record_type, body_text, recorded_at, recorded_by, recorded_as, prev_hash, digest,
      *derived_columns) = row
     stored_derived = dict(zip(DERIVED, derived_columns[:len(DERIVED)]))
     ended_by = derived_columns[len(DERIVED)]
@@ -155,7 +156,9 @@ def _check_row(row: tuple[Any, ...], store: Store, state: "_Walk") -> None:
     _check_id(seq, record_id, record_type, body, state)
     if not isinstance(recorded_at, str) or not isinstance(recorded_by, str):
         raise _fail(record_id, "recorded_at and recorded_by must be text")
-    expected = chain_hash(state.head, record_id, record_type, body, recorded_at, recorded_by)
+    if recorded_as is not None and not isinstance(recorded_as, str):
+        raise _fail(record_id, "recorded_as must be text")
+    expected = chain_hash(state.head, record_id, record_type, canonical, recorded_at, recorded_by, recorded_as)
     if digest != expected:
         raise _fail(record_id, f"hash does not match the record's content (stored {_show(digest)}, "
                                f"recomputed {expected})")
@@ -257,36 +260,30 @@ def verify(store: Store, expect_head: str | None = None) -> VerifyReport:
     """
     state = _Walk(head=store.genesis())
     seen_expected = expect_head is None or expect_head == state.head
-    try:
-        with store.reading():
-            problems = [row[0] for row in store.sqlite_check()]
-            if problems != ["ok"]:
-                raise IntegrityError(f"the database file is damaged: {_show(problems[0])}", "store")
-            meta = store.meta()
-            for row in store.raw_rows():
-                if not state.types and (len(row) < 3 or row[2] != TRACK):
-                    state.process = Process([store.process.first])  # a log written before track records
-                try:
-                    _check_row(row, store, state)
-                    seen_expected = seen_expected or state.head == expect_head
-                except (TypeError, ValueError, KeyError, AttributeError, OverflowError) as error:
-                    raise _fail(row[1] if len(row) > 1 else "?", f"cannot be read ({type(error).__name__}: {error})") from None
-            for record_id, stored in state.ended_by.items():
-                expected = state.first_target.get(record_id)
-                if stored != expected:
-                    raise _fail(record_id, f"column ended_by holds {_show(stored)}, but "
-                                           + (f"the first record that ends it has seq {expected}" if expected is not None
-                                              else "no record supersedes or retracts it"))
-            _check_meta(meta, store, state)
-            # derived tables the store keeps for queries (the evidence summary), checked against the records
-            summary_problem = getattr(store, "summary_problem", None)
-            problem = summary_problem() if summary_problem is not None else None
-            if problem:
-                raise IntegrityError(problem, "evidence summary")
-    except sqlite3.OperationalError as error:
-        raise StoreError(f"cannot read the store: {error}", str(store.path or "store")) from None
-    except sqlite3.DatabaseError as error:  # a damaged file (not a busy or missing one)
-        raise IntegrityError(f"the database file is damaged: {error}", "store") from None
+    with store.reading():
+        problems = store.storage_problems()
+        if problems:
+            raise IntegrityError(f"the database file is damaged: {_show(problems[0])}", "store")
+        meta = store.meta()
+        for row in store.raw_rows():
+            if not state.types and (len(row) < 3 or row[2] != TRACK):
+                state.process = Process([store.process.first])  # a log written before track records
+            try:
+                _check_row(row, store, state)
+                seen_expected = seen_expected or state.head == expect_head
+            except (TypeError, ValueError, KeyError, AttributeError, OverflowError) as error:
+                raise _fail(row[1] if len(row) > 1 else "?", f"cannot be read ({type(error).__name__}: {error})") from None
+        for record_id, stored in state.ended_by.items():
+            expected = state.first_target.get(record_id)
+            if stored != expected:
+                raise _fail(record_id, f"column ended_by holds {_show(stored)}, but "
+                                       + (f"the first record that ends it has seq {expected}" if expected is not None
+                                          else "no record supersedes or retracts it"))
+        _check_meta(meta, store, state)
+        # derived tables the store keeps for queries (the evidence summary), checked against the records
+        problem = store.summary_problem()
+        if problem:
+            raise IntegrityError(problem, "evidence summary")
     if not seen_expected:
         raise IntegrityError(f"chain head {expect_head} is not in this log: the log was rewritten or cut short "
                              f"since that head was published (it now ends at {state.head})", "--head")

@@ -6,6 +6,7 @@ import datetime as dt
 import hashlib
 import json
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 from .observation import Observation
@@ -18,11 +19,17 @@ TRACK = "track"
 RECORD_TYPES = (OBSERVATION, RETRACTION, AMENDMENT, ENDING, TRACK)
 AGREEMENT_RECORDS = (AMENDMENT, ENDING, TRACK)  # exported with a `record` key naming their type
 STORE_FIELDS = ("id", "recorded_at", "recorded_by", "hash")
+# a store field an export carries only when set: the display name a PostgreSQL store keeps beside the
+# authenticated role in `recorded_by` (the `--as` name); hashed with the record when present
+RECORDED_AS = "recorded_as"
+
+_canonical = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode
+_json_text = json.JSONEncoder(ensure_ascii=False).encode
 
 
 def canonical_json(data: Any) -> str:
     """Deterministic JSON: sorted keys, no spaces, UTF-8 kept; the form that is hashed."""
-    return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+    return _canonical(data)
 
 
 def track_id(agreement_id: str) -> str:
@@ -35,11 +42,24 @@ def genesis_digest(agreement_id: str) -> str:
     return "sha256:" + hashlib.sha256(f"compliance-log:{agreement_id}".encode()).hexdigest()
 
 
-def chain_hash(prev_hash: str, record_id: str, record_type: str, body: dict[str, Any], recorded_at: str, recorded_by: str) -> str:
-    """The hash of one record chained to the previous one."""
-    content = canonical_json({"id": record_id, "type": record_type, "body": body,
-                              "recorded_at": recorded_at, "recorded_by": recorded_by})
+def chain_hash(prev_hash: str, record_id: str, record_type: str, body_json: str, recorded_at: str, recorded_by: str,
+               recorded_as: str | None = None) -> str:
+    """The hash of one record chained to the previous one: SHA-256 of the previous hash, a newline and the canonical
+    JSON of {body, id, recorded_as (only when set), recorded_at, recorded_by, type}.
+
+    `body_json` is the body's canonical JSON (made once for the hash and the stored body); the content is written
+    out around it, as canonical_json of the whole would write it (keys in sorted order, no spaces)."""
+    text = _quoted
+    display = f'"recorded_as":{_json_text(recorded_as)},' if recorded_as is not None else ""
+    content = (f'{{"body":{body_json},"id":{_json_text(record_id)},{display}"recorded_at":{text(recorded_at)},'
+               f'"recorded_by":{text(recorded_by)},"type":{text(record_type)}}}')
     return "sha256:" + hashlib.sha256(f"{prev_hash}\n{content}".encode()).hexdigest()
+
+
+@lru_cache(maxsize=1024)
+def _quoted(value: str) -> str:
+    """JSON text of a string, remembered: one append repeats the same time, monitor and record type."""
+    return _json_text(value)
 
 
 @dataclass(frozen=True)
@@ -55,6 +75,7 @@ class NewRecord:
     recorded_by: str | None = None
     hash: str | None = None
     line: int | None = None
+    recorded_as: str | None = None
 
     @property
     def is_restore(self) -> bool:
@@ -75,6 +96,7 @@ class Record:
     hash: str
     ended_by: str | None = None
     day: dt.date | None = field(default=None, compare=False)
+    recorded_as: str | None = None
 
     @property
     def target(self) -> str | None:
@@ -84,5 +106,6 @@ class Record:
     def export(self) -> dict[str, Any]:
         """The record as one export line (store fields included)."""
         head: dict[str, Any] = {"record": self.type} if self.type in AGREEMENT_RECORDS else {}
+        shown = {RECORDED_AS: self.recorded_as} if self.recorded_as is not None else {}
         return {**head, "id": self.id, **self.body, "recorded_at": self.recorded_at,
-                "recorded_by": self.recorded_by, "hash": self.hash}
+                "recorded_by": self.recorded_by, **shown, "hash": self.hash}

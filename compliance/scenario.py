@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Union
 
@@ -251,6 +251,8 @@ class ResolvedScenario:
     overrides: dict[str, dict[str, dt.date | int]]
     attribute: dict[str, str]
     declared: frozenset[str]
+    # the evidence groups that hold an excluded ID, as they are without it (None: nothing left), by Row.key()
+    excluded_groups: dict[tuple[Any, ...], Row | None] = field(default_factory=dict)
 
     @staticmethod
     def hypothetical_id(index: int) -> str:
@@ -269,7 +271,8 @@ class ResolvedScenario:
     def rows(self, logged: list[Row]) -> list[Row]:
         """The scenario's evidence: logged rows less the excluded IDs, plus the hypothetical rows."""
         if self.excluded:
-            kept = [row for row in (r.without(set(self.excluded)) for r in logged) if row is not None]
+            changed = self.excluded_groups
+            kept = [row for row in (changed.get(r.key(), r) for r in logged) if row is not None]
         else:
             kept = list(logged)
         return kept + self.hypothetical_rows()
@@ -314,8 +317,7 @@ def _resolve_add(scenario: Scenario, agreement: Any, declared: frozenset[str]) -
     return tuple(observations)
 
 
-def _resolve_exclude(scenario: Scenario, snap: "Snapshot") -> frozenset[str]:
-    store = snap.store
+def _resolve_exclude(scenario: Scenario, snap: "Snapshot", store: Any) -> frozenset[str]:
     if scenario.exclude and store is None:
         raise InputError("leaving out observations needs the store the snapshot was read from", "exclude")
     excluded: set[str] = set()
@@ -389,11 +391,12 @@ def _resolve_terms(scenario: Scenario, agreements: tuple[Agreement, ...]) -> dic
     return overrides
 
 
-def resolve_scenario(scenario: Scenario, snap: "Snapshot", agreements: Any = None) -> ResolvedScenario:
+def resolve_scenario(scenario: Scenario, snap: "Snapshot", agreements: Any = None, store: Any = None) -> ResolvedScenario:
     """Check a scenario against the agreements it evaluates (default: every one the store tracks) and the log;
     InputError names the field path and reason.
 
-    `snap` must be read as of `scenario.as_of`; excluded IDs are looked up in `snap.store`.
+    `snap` must be read as of `scenario.as_of` from `store`, where excluded IDs (and the groups that hold them)
+    are looked up.
     """
     from .process import Process
 
@@ -408,11 +411,12 @@ def resolve_scenario(scenario: Scenario, snap: "Snapshot", agreements: Any = Non
     # a period that starts before every agreement entered into force is the same as none
     since = scenario.since if scenario.since and scenario.since > min(a.in_force_day for a in chosen) else None
     observations = _resolve_add(scenario, agreement, declared)
-    excluded = _resolve_exclude(scenario, snap)
+    excluded = _resolve_exclude(scenario, snap, store)
+    groups = store.groups_without(snap.head, snap.as_of, snap.exact_days, excluded) if excluded else {}
     ignore = _resolve_amendments(scenario, snap, chosen)
     overrides = _resolve_terms(scenario, chosen)
     for actor, counted_as in scenario.attribute.items():
         _check_code(actor, f"attribute.{actor}", agreement, declared)
         _check_code(counted_as, f"attribute.{actor}", agreement, declared)
     return ResolvedScenario(scenario, chosen, scenario.as_of, since, observations, excluded, ignore, overrides,
-                            dict(scenario.attribute), declared)
+                            dict(scenario.attribute), declared, groups)

@@ -114,7 +114,7 @@ def evaluate_scenario(scenario: Scenario, store: Store, *, where: str = "scenari
     chosen = resolve_agreements(store, agreements)
     snap = snapshot(store, scenario.as_of, agreements=chosen)
     try:
-        resolved: ResolvedScenario = resolve_scenario(scenario, snap, chosen)
+        resolved: ResolvedScenario = resolve_scenario(scenario, snap, chosen, store)
     except ComplianceError as error:
         raise error.located(where) from None
     baseline = evaluate_snapshot(snap, agreements=chosen, since=resolved.since)

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from compliance import store as store_module
+from compliance.store import sqlite as store_module
 from compliance.clauses import load_agreement
 from compliance.exchange import observation_record
 from compliance.integrity import verify
@@ -52,9 +52,12 @@ def _writer(path: str, writer: int, appends: int, barrier) -> list[str]:
 
 
 def _opener(path: str, barrier) -> str:
+    """Open a store that does not exist yet and write one record: the first write creates it."""
     barrier.wait()
     try:
-        Store.open(path, AGREEMENT, write=True).close()
+        store = Store.open(path, AGREEMENT, write=True)
+        store.append([_observation(0, 0)], recorded_by="opener")
+        store.close()
         return "ok"
     except Exception as error:  # reported, not raised: the test counts failures
         return f"{type(error).__name__}: {error}"
@@ -115,7 +118,7 @@ def test_creating_a_store_from_many_processes_at_once(tmp_path: Path) -> None:
             failures += [r for r in pool.starmap(_opener, [(path, barrier)] * WRITERS) if r != "ok"]
     assert failures == []
     for n in range(rounds):
-        assert _verify(tmp_path / f"new-{n}.db").records == 0
+        assert _verify(tmp_path / f"new-{n}.db").records == WRITERS
 
 
 class _BusyOnce:
@@ -148,8 +151,8 @@ def test_busy_while_switching_to_wal_is_retried(tmp_path: Path, monkeypatch: pyt
 
     monkeypatch.setattr(store_module.sqlite3, "connect", connect)
     store = Store.open(tmp_path / "log.db", AGREEMENT, write=True)
+    store.append([_observation(0, 1)], recorded_by="tester")  # the first write creates the file
     assert made[0].failed == 3
-    store.append([_observation(0, 1)], recorded_by="tester")
     assert _verify(tmp_path / "log.db").records == 1
 
 

@@ -308,13 +308,21 @@ def test_plain_fields_are_what_pydantic_gives(extra, base):
 @settings(max_examples=100, derandomize=True, deadline=None)
 @given(st.dictionaries(st.text(max_size=8), st.one_of(TEXT, st.integers(), st.floats(allow_nan=False, allow_infinity=False),
                                                       st.lists(TEXT, max_size=2)), max_size=6),
-       TEXT, st.sampled_from(["observation", "retraction", "amendment", "ending"]), TEXT)
-def test_store_chain_hash_is_the_records_chain_hash(body, record_id, record_type, recorded_by):
-    """The store hashes each record from the body's canonical JSON made once; the digest is records.chain_hash's."""
+       TEXT, st.sampled_from(["observation", "retraction", "amendment", "ending"]), TEXT, st.one_of(st.none(), TEXT))
+def test_chain_hash_is_the_hash_of_the_canonical_content(body, record_id, record_type, recorded_by, recorded_as):
+    """The chain hash writes the content out around the body's canonical JSON (made once for the hash and the stored
+    body); it equals the SHA-256 of the previous hash and the canonical JSON of the whole content, the form
+    spec'd for the chain (a display name, when set, is part of it)."""
+    import hashlib
+    import json as json_module
+
     from compliance.records import canonical_json, chain_hash
-    from compliance.store import _canonical_json, _chain_hash
 
     at = "2024-06-30T12:00:00.000000Z"
-    assert _canonical_json(body) == canonical_json(body)
-    assert _chain_hash("sha256:00", record_id, record_type, _canonical_json(body), at, recorded_by) == \
-        chain_hash("sha256:00", record_id, record_type, body, at, recorded_by)
+    assert canonical_json(body) == json_module.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    content = {"id": record_id, "type": record_type, "body": body, "recorded_at": at, "recorded_by": recorded_by}
+    if recorded_as is not None:
+        content["recorded_as"] = recorded_as
+    expected = "sha256:" + hashlib.sha256(("sha256:00\n" + json_module.dumps(
+        content, sort_keys=True, separators=(",", ":"), ensure_ascii=False)).encode()).hexdigest()
+    assert chain_hash("sha256:00", record_id, record_type, canonical_json(body), at, recorded_by, recorded_as) == expected

@@ -6,7 +6,7 @@ import json
 import sys
 from enum import Enum
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Iterator, Optional
 
 import typer
 
@@ -219,7 +219,7 @@ class ImportFormat(str, Enum):
     acled = "acled"
 
 
-PROGRESS_MIN_LINES = 2_000
+PROGRESS_MIN_BYTES = 400_000  # about 2,000 lines: smaller imports show no progress bar
 
 
 @observe_app.command("import")
@@ -257,38 +257,54 @@ def import_(
     for option, value in (("--mapping", mapping), ("--default-source-party", default_source_party)):
         if value is not None:
             raise InputError("applies only to --format acled", option)
-    from ..exchange import read_jsonl
+    from ..exchange import iter_jsonl
     from ..progress import tracked
 
     if file == "-":
-        lines = sys.stdin.buffer.read().splitlines()
-        where = "<stdin>"
+        source, where, size = sys.stdin.buffer, "<stdin>", None
     else:
         try:
-            lines = Path(file).read_bytes().splitlines()
+            source = open(file, "rb")  # noqa: SIM115 - closed below, after the stream is read
+            size = Path(file).stat().st_size
         except OSError as error:
             raise StoreError(f"cannot read: {error.strerror or error}", file) from None
         where = file
     loaded: list[Any] = []
 
-    def alignment(source: str) -> str:  # the registry is read only if a line leaves out source_party
+    def alignment(source_name: str) -> str:  # the registry is read only if a line leaves out source_party
         if not loaded:
             loaded.append(open_registry(ctx, registry, store))
-        return loaded[0].alignment(source, give="source_party on the line")
+        return loaded[0].alignment(source_name, give="source_party on the line")
 
-    with tracked(lines, len(lines), "validating", min_total=PROGRESS_MIN_LINES) as shown:
-        records = read_jsonl(shown, agr, where, declared, alignment)
     db = open_store(ctx, store, agreement, write=True)
-    ids = _append(db, records, resolve(ctx, "monitor", monitor), where)
-    typer.echo(f"{len(ids)}")
+    try:
+        # the file is read as it is appended, in one transaction: a bad line rolls the whole import back
+        with tracked(_lines(source), None if size is None or size >= PROGRESS_MIN_BYTES else 0, "importing",
+                     min_total=1) as shown:
+            count = _append(db, iter_jsonl(shown, agr, where, declared, alignment), resolve(ctx, "monitor", monitor),
+                            where, stream=True)
+    finally:
+        if source is not sys.stdin.buffer:
+            source.close()
+    typer.echo(f"{count}")
 
 
-def _append(db: Any, records: list[Any], monitor: str, where: str) -> list[str]:
-    """Append an import's records; an error the store locates at "line N" names the file too."""
+def _lines(source: Any) -> Iterator[bytes]:
+    """The lines of a binary file as they are read (split at \\n, \\r\\n and \\r, as bytes.splitlines does)."""
+    for raw in source:
+        if b"\r" in raw:
+            yield from raw.splitlines()
+        else:
+            yield raw[:-1] if raw.endswith(b"\n") else raw
+
+
+def _append(db: Any, records: Any, monitor: str, where: str, stream: bool = False) -> Any:
+    """Append an import's records (a list: their IDs; a stream: how many); an error the store locates at "line N"
+    names the file too."""
     from ..errors import ComplianceError
 
     try:
-        return db.append(records, monitor)
+        return db.import_records(records, monitor) if stream else db.append(records, monitor)
     except ComplianceError as error:
         if error.where and error.where.startswith("line "):
             number, _, field = error.where[5:].partition(": ")

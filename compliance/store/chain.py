@@ -1,0 +1,283 @@
+"""The hash chain, written once for every backend: IDs, `recorded_at`, `recorded_by`, hashes and the columns
+queries read, record by record, inside a backend's write transaction.
+
+A backend gives the writer an `AppendSession` (its write transaction, with the chain lock held) and stores
+the rows the writer hands it; everything that decides what a record's ID, time, author and hash are lives
+here, so that the same records give the same chain in every store.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any, Iterable, Iterator, Protocol
+
+from ..agreement import Agreement
+from ..dates import format_utc, parse_utc
+from ..errors import InputError, IntegrityError, UnknownReferenceError
+from ..process import Process
+from ..records import (AMENDMENT, ENDING, OBSERVATION, RETRACTION, TRACK, NewRecord, canonical_json, chain_hash,
+                       genesis_digest, track_id)
+
+# the columns of a stored row, in the order `ChainWriter` hands them to a backend (ended_by is the backend's)
+ROW_COLUMNS = ("seq", "id", "type", "body", "recorded_at", "recorded_by", "recorded_as", "prev_hash", "hash", "kind",
+               "actor", "day", "day_end", "source_party", "claim", "subject", "sup", "lo", "hi", "attrs", "at", "at_end",
+               "target")
+# the columns derived from an observation's body (None for other records), in ROW_COLUMNS order
+DERIVED = ("kind", "actor", "day", "day_end", "source_party", "claim", "subject", "sup", "lo", "hi", "attrs", "at",
+           "at_end")
+_NOT_DERIVED = (None,) * len(DERIVED)
+BATCH_ROWS = 5000  # rows handed to the backend at a time
+
+
+def derived_values(record: NewRecord) -> tuple[Any, ...]:
+    """The derived columns of a record, in DERIVED order (all None for records other than observations)."""
+    obs = record.observation
+    if obs is None:
+        return _NOT_DERIVED
+    fields = obs.fields
+    sup = fields.get("supervised_by")
+    attributes = fields.get("attributes")
+    return (fields["kind"], fields["actor"], obs.day.isoformat(), obs.day_end.isoformat(), fields["source_party"],
+            fields.get("claim", "affirms"), fields.get("subject"), sup.strip().upper() if sup else None, obs.lo, obs.hi,
+            canonical_json(attributes) if attributes else None,
+            format_utc(obs.instant) if obs.timed else None,
+            # the end's instant: date_end's when it has a time; a moment without date_end ends when it starts
+            (format_utc(obs.instant_end) if obs.timed_end and obs.instant_end is not None
+             else format_utc(obs.instant) if obs.timed and "date_end" not in fields else None))
+
+
+def derived(record: NewRecord) -> dict[str, Any]:
+    """The derived columns of an observation by name ({} for other records)."""
+    if record.observation is None:
+        return {}
+    return dict(zip(DERIVED, derived_values(record)))
+
+
+@dataclass(frozen=True)
+class ChainStart:
+    """What a write transaction finds when it has the chain lock: the log's end and the store's counters."""
+
+    last: tuple[int, str, str] | None  # (seq, hash, recorded_at) of the last record, None for an empty log
+    agreement: str  # meta 'agreement': the first tracked agreement, which names the genesis digest
+    last_number: int  # the last observation or retraction number handed out
+    record_count: int  # how many records the log holds
+    now: str  # the clock, read after the lock was taken (the server's, for a server store), as format_utc writes it
+    author: str | None  # the authenticated role (a server store): recorded_by, the `--as` name then kept beside it
+
+
+class AppendSession(Protocol):
+    """A backend's write transaction, chain lock held: the writer reads the log's end and hands it rows."""
+
+    def start(self) -> ChainStart: ...
+
+    def first_agreement(self, agreement_id: str) -> None:
+        """A restore of a log that says what it tracks: its first track record names the genesis."""
+
+    def lookup(self, record_id: str) -> tuple[str, str | None] | None:
+        """(type, ID of the record that ended it or None) of a stored record, or None."""
+
+    def agreement_ids(self) -> set[str]:
+        """The IDs of stored amendments, endings and track records."""
+
+    def write(self, rows: list[tuple[Any, ...]], ids: list[str], lines: list[int | None]) -> None:
+        """Store rows (ROW_COLUMNS order, in seq order): mark the targets they end, keep derived tables up to date.
+        A duplicate ID raises InputError naming its record (and line)."""
+
+    def finish(self, last_number: int, record_count: int, head: str) -> None:
+        """Record the counters and chain head of this append (in the same transaction)."""
+
+
+def _restore_fields(record: NewRecord, process: Process, number: int, prev_at: str) -> tuple[str, str]:
+    """The ID and recorded_at a restored record keeps, checked: numbers increase, IDs follow the scheme, times
+    never go back."""
+    if record.id is None or record.recorded_at is None or record.recorded_by is None:
+        missing = [n for n, v in (("id", record.id), ("recorded_at", record.recorded_at), ("recorded_by", record.recorded_by)) if v is None]
+        raise InputError("a restored record needs id, recorded_at and recorded_by", missing[0])
+    if record.type in (OBSERVATION, RETRACTION):
+        if not re.fullmatch(r"[1-9][0-9]*", record.id):  # not '²', '007'
+            raise InputError(f"observation IDs are whole numbers, got {record.id!r}", "id")
+        if int(record.id) <= number:
+            raise InputError(f"record ID {record.id} is out of order (after record {number})", "id")
+    elif record.type == TRACK:
+        if record.id != track_id(record.body["agreement"]):
+            raise InputError(f"a track record's ID is {track_id(record.body['agreement'])}, got {record.id!r}", "id")
+    else:
+        owner = process.obligation_owner(record.body["obligation"]) if process.agreements else None
+        letter = "A" if record.type == AMENDMENT else "E"
+        prefix = re.escape(owner.id) if owner else r"[a-z0-9][a-z0-9._-]*"
+        if not re.fullmatch(rf"{prefix}-{letter}[1-9][0-9]*", record.id):
+            raise InputError(f"{record.type} IDs are <agreement>-{letter}<n>"
+                             + (f" ({owner.id}-{letter}<n>)" if owner else "") + f", got {record.id!r}", "id")
+        if owner is not None:
+            bundled = owner.amendments if record.type == AMENDMENT else owner.endings
+            if any(item.id == record.id for item in bundled):
+                raise InputError(f"{record.type} ID {record.id} is already taken by the bundled clause file "
+                                 f"of {owner.id}", "id")
+    at = format_utc(parse_utc(record.recorded_at))
+    if at < prev_at:
+        raise InputError(f"recorded_at {record.recorded_at} is earlier than the record before it", "recorded_at")
+    return record.id, at
+
+
+def _next_number(prefix: str, owner: Agreement, record_type: str, taken: set[str]) -> int:
+    numbers = [int(record_id[len(prefix):]) for record_id in taken
+               if record_id.startswith(prefix) and record_id[len(prefix):].isdigit()]
+    bundled = owner.amendments if record_type == AMENDMENT else owner.endings
+    numbers += [int(item.id[len(prefix):]) for item in bundled if item.id.startswith(prefix)]
+    return max(numbers, default=0) + 1
+
+
+_STORE_FIELD_NAMES = "store fields (id, recorded_at, recorded_by, hash)"
+
+
+class ChainWriter:
+    """Appends records to one backend's log inside its write transaction: all of them, or (an error) none."""
+
+    def __init__(self, session: AppendSession, process: Process, pending_tracks: list[str]):
+        self.session = session
+        self.process = process
+        self.pending_tracks = pending_tracks  # a new store's agreements, written as its first records
+
+    def run(self, records: Iterable[NewRecord], recorded_by: str, keep_ids: bool = True) -> tuple[list[str], int]:
+        """Append `records` (a list or a stream, read once) as `recorded_by`; (their IDs if `keep_ids`, how many).
+
+        The session's start (the chain lock) comes before the first record is read. A record that fails, or an
+        exception raised while the stream is read, leaves the caller to roll the transaction back."""
+        from ..exchange import agreement_of_track, track_record
+
+        session = self.session
+        start = session.start()
+        stream: Iterator[NewRecord] = iter(records)
+        first = next(stream, None)
+        if first is None:
+            return [], 0
+        restore = first.is_restore
+        if restore and start.last is not None:
+            raise InputError("lines carrying store fields (id, recorded_at, recorded_by, hash) are accepted only "
+                             "into an empty store (a restore); remove them to add the observations as new", "import")
+        leading: list[NewRecord] = []
+        if start.last is None and not restore and self.pending_tracks:
+            leading = [track_record(ref) for ref in self.pending_tracks]
+        agreement = start.agreement
+        if start.last is None and restore and first.type == TRACK:
+            agreement = first.body["agreement"]  # a log that says what it tracks: its genesis names its first
+            session.first_agreement(agreement)
+        seq, prev_hash, prev_at = start.last if start.last else (0, genesis_digest(agreement), "")
+        number = start.last_number
+        now = start.now
+        author = start.author
+        if author is None:
+            by, shown = recorded_by, None
+        else:
+            by, shown = author, (recorded_by if recorded_by and recorded_by != author else None)
+        taken = session.agreement_ids()
+        from . import base  # the process a new store tracks by default
+
+        process = self.process if self.process.agreements else base.process_of(None)
+        next_numbers: dict[str, int] = {}
+        ended_in_batch: dict[str, str] = {}  # targets this append ends, so a later record cannot end them again
+        pending_types: dict[str, str] = {}  # ID -> type of the rows not yet handed to the backend
+        rows: list[tuple[Any, ...]] = []
+        row_ids: list[str] = []
+        row_lines: list[int | None] = []
+        ids: list[str] = []
+        count = 0
+
+        def flush() -> None:
+            if rows:
+                session.write(rows, row_ids, row_lines)
+                rows.clear()
+                row_ids.clear()
+                row_lines.clear()
+                pending_types.clear()
+
+        def chained() -> Iterator[tuple[NewRecord, bool]]:
+            for record in leading:
+                yield record, True
+            yield first, False
+            for record in stream:
+                yield record, False
+
+        for record, is_leading in chained():
+            try:
+                if not is_leading and record.is_restore != restore:
+                    raise InputError(f"{_STORE_FIELD_NAMES} must be on every line or on none")
+                new_seq = seq + 1
+                if restore:
+                    record_id, at = _restore_fields(record, self.process, number, prev_at)
+                    record_by, record_as = record.recorded_by, record.recorded_as
+                    if record.type in (OBSERVATION, RETRACTION):
+                        number = int(record_id)
+                else:
+                    at = now if now > prev_at else prev_at
+                    record_by, record_as = by, shown
+                    if record.type in (OBSERVATION, RETRACTION):
+                        number += 1
+                        record_id = str(number)
+                    elif record.type == TRACK:
+                        record_id = track_id(record.body["agreement"])
+                    else:
+                        owner = process.obligation_owner(record.body["obligation"])
+                        prefix = f"{(owner or process.first).id}-{'A' if record.type == AMENDMENT else 'E'}"
+                        if prefix not in next_numbers:
+                            next_numbers[prefix] = _next_number(prefix, owner or process.first, record.type, taken)
+                        record_id = f"{prefix}{next_numbers[prefix]}"
+                        next_numbers[prefix] += 1
+                if record.type == TRACK:
+                    tracked = agreement_of_track(record)
+                    if record_id in taken:
+                        raise InputError(f"the store tracks {tracked.id} already", "agreement")
+                    if seq > 0 or leading or restore:
+                        process = process.with_agreement(tracked) if tracked.id not in process.ids else process
+                    taken.add(record_id)
+                if record.type in (AMENDMENT, ENDING) and restore:
+                    if record_id in taken:
+                        raise InputError(f"record ID {record_id} is already in the log (or in the clause file)", "id")
+                    taken.add(record_id)
+                target = record.target
+                if target is not None:
+                    self._check_target(record, target, ended_in_batch, pending_types)
+                body_json = canonical_json(record.body)
+                digest = chain_hash(prev_hash, record_id, record.type, body_json, at, record_by, record_as)
+                if restore and record.hash is not None and record.hash != digest:
+                    raise IntegrityError(f"hash does not match the rebuilt chain (expected {digest})", "hash")
+                rows.append((new_seq, record_id, record.type, body_json, at, record_by, record_as, prev_hash, digest,
+                             *derived_values(record), target))
+                row_ids.append(record_id)
+                row_lines.append(record.line)
+                pending_types[record_id] = record.type
+            except Exception as error:
+                flush()  # an earlier line's duplicate ID is the first error
+                if isinstance(error, InputError) and record.line is not None:
+                    raise error.located(f"line {record.line}") from None
+                raise
+            if target is not None:
+                ended_in_batch[target] = record_id
+            if len(rows) >= BATCH_ROWS:
+                flush()
+            seq, prev_hash, prev_at = new_seq, digest, at
+            if not is_leading:
+                count += 1
+                if keep_ids:
+                    ids.append(record_id)
+        flush()
+        session.finish(number, start.record_count + count + len(leading), prev_hash)
+        return ids, count
+
+    def _check_target(self, record: NewRecord, target: str, ended_in_batch: dict[str, str],
+                      pending_types: dict[str, str]) -> None:
+        field = "supersedes" if record.type == OBSERVATION else "retracts"
+        ended_by = ended_in_batch.get(target)
+        record_type = pending_types.get(target)
+        if record_type is None:
+            found = self.session.lookup(target)
+            if found is None:
+                raise UnknownReferenceError(f"no observation with ID {target}", field)
+            record_type, stored_end = found
+            ended_by = ended_by or stored_end
+        if record_type != OBSERVATION:
+            raise InputError(f"record {target} is a {record_type}, not an observation", field)
+        if ended_by is not None:
+            raise InputError(f"observation {target} was already superseded or retracted by record {ended_by}; "
+                             f"only the latest record of a chain can be corrected or retracted", field)

@@ -1,0 +1,448 @@
+"""The SQLite backend: one file (the embedded default), WAL, one write transaction per append (`BEGIN IMMEDIATE`,
+which is also the chain lock), a two-minute busy wait."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import sqlite3
+import tempfile
+import time
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Callable, Iterable, Iterator
+
+from ..dates import format_utc, utc_now
+from ..errors import InputError, StoreError
+from ..process import Process
+from ..records import NewRecord, genesis_digest
+from .base import SCHEMA_VERSION, process_of, track_ref
+from .chain import ROW_COLUMNS, ChainStart, ChainWriter
+from .sql import SUMMARY_FORMAT, SQLStore, batch_upkeep, first_ids, summary_rebuild
+
+BUSY_TIMEOUT_SECONDS = 120
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS records (
+    seq INTEGER PRIMARY KEY,
+    id TEXT NOT NULL UNIQUE,
+    type TEXT NOT NULL CHECK (type IN ('observation', 'retraction', 'amendment', 'ending', 'track')),
+    body TEXT NOT NULL,
+    recorded_at TEXT NOT NULL,
+    recorded_by TEXT NOT NULL,
+    prev_hash TEXT NOT NULL,
+    hash TEXT NOT NULL,
+    kind TEXT, actor TEXT, day TEXT, day_end TEXT, source_party TEXT, claim TEXT,
+    subject TEXT, sup TEXT, lo INTEGER, hi INTEGER,
+    target TEXT,
+    ended_by INTEGER,
+    attrs TEXT, at TEXT, at_end TEXT,
+    recorded_as TEXT
+);
+CREATE INDEX IF NOT EXISTS records_evidence ON records
+    (day, kind, actor, source_party, claim, subject, sup, lo, hi, day_end, ended_by, seq)
+    WHERE type = 'observation';
+CREATE INDEX IF NOT EXISTS records_recorded_at ON records (recorded_at);
+CREATE INDEX IF NOT EXISTS records_target ON records (target) WHERE target IS NOT NULL;
+CREATE INDEX IF NOT EXISTS records_amendments ON records (seq) WHERE type = 'amendment';
+CREATE INDEX IF NOT EXISTS records_endings ON records (seq) WHERE type = 'ending';
+CREATE INDEX IF NOT EXISTS records_tracks ON records (seq) WHERE type = 'track';
+CREATE INDEX IF NOT EXISTS records_spans ON records (day_end) WHERE type = 'observation' AND day_end <> day;
+"""
+SUMMARY_SCHEMA = """
+CREATE TABLE evidence_signatures (
+    sig INTEGER PRIMARY KEY,
+    kind TEXT NOT NULL, actor TEXT NOT NULL, source_party TEXT NOT NULL, claim TEXT NOT NULL,
+    subject TEXT NOT NULL, sup TEXT NOT NULL, lo INTEGER NOT NULL, hi INTEGER NOT NULL, attrs TEXT NOT NULL,
+    UNIQUE (kind, actor, source_party, claim, subject, sup, lo, hi, attrs)
+);
+CREATE TABLE evidence_summary (
+    day TEXT NOT NULL, kind TEXT NOT NULL, actor TEXT NOT NULL, source_party TEXT NOT NULL, claim TEXT NOT NULL,
+    subject TEXT NOT NULL, sup TEXT NOT NULL, lo INTEGER NOT NULL, hi INTEGER NOT NULL, attrs TEXT NOT NULL,
+    day_end TEXT NOT NULL, n INTEGER NOT NULL, sig INTEGER NOT NULL, ids TEXT NOT NULL,
+    PRIMARY KEY (day, kind, actor, source_party, claim, subject, sup, lo, hi, attrs, day_end)
+) WITHOUT ROWID;
+"""
+# Version 1 stores (written before the clause language and the process) lack the columns attrs, at and at_end
+# and cannot hold `track` records: they are rebuilt in place on their first write. Version 2 lacks recorded_as.
+_V1_COLUMNS = ("seq, id, type, body, recorded_at, recorded_by, prev_hash, hash, kind, actor, day, day_end,"
+               " source_party, claim, subject, sup, lo, hi, target, ended_by")
+_LATER_COLUMNS = ("attrs", "at", "at_end", "recorded_as")
+_INSERT = f"INSERT INTO records ({', '.join(ROW_COLUMNS)}) VALUES ({', '.join('?' * len(ROW_COLUMNS))})"
+_UPKEEP = batch_upkeep("group_concat(r.id)", ":first", ":last")
+
+
+def _retry_busy(action: Callable[[], Any]) -> Any:
+    """Run `action`, retrying while the database is busy: switching to WAL can fail at once, without waiting
+    on the busy timeout, while another process creates or opens the same new store."""
+    deadline = time.monotonic() + BUSY_TIMEOUT_SECONDS
+    while True:
+        try:
+            return action()
+        except sqlite3.OperationalError as error:
+            if not str(getattr(error, "sqlite_errorname", "")).startswith("SQLITE_BUSY") or time.monotonic() > deadline:
+                raise
+            time.sleep(0.005)
+
+
+def _being_created(path: Path) -> bool:
+    """True for a file that holds no table yet: a store another process is creating (it reads as no store)."""
+    try:
+        if path.stat().st_size == 0:
+            return True
+        db = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=BUSY_TIMEOUT_SECONDS)
+        try:
+            return db.execute("SELECT count(*) FROM sqlite_schema").fetchone()[0] == 0
+        finally:
+            db.close()
+    except (OSError, sqlite3.DatabaseError):
+        return False  # opened as usual, which names the problem
+
+
+def _connect(target: str, *, uri: bool = False) -> sqlite3.Connection:
+    db = sqlite3.connect(target, uri=uri, timeout=BUSY_TIMEOUT_SECONDS, isolation_level=None)
+    db.create_function("first_ids", 2, first_ids, deterministic=True)
+    return db
+
+
+class SQLiteStore(SQLStore):
+    """An observation log in a SQLite file (or in memory)."""
+
+    backend = "sqlite"
+
+    def __init__(self, connection: sqlite3.Connection | None, process: Process, path: Path | None, writable: bool):
+        super().__init__(process, writable)
+        self._db = connection
+        self.path = path
+        self._agreements: Any = None  # what a store not created yet will track
+
+    @property
+    def where(self) -> str:
+        """The file's path ('memory' for an in-memory log)."""
+        return str(self.path) if self.path is not None else "memory"
+
+    # ---- opening -------------------------------------------------------------------------------
+
+    @classmethod
+    def open_file(cls, path: Path, agreements: Any = None, *, write: bool = False) -> "SQLiteStore":
+        """The store in the file at `path`. A missing file reads as an empty log and, opened for writing, is
+        created by the first write (a streamed import creates it whole or not at all)."""
+        if not path.exists() or (not write and _being_created(path)):
+            if not write:
+                store = cls.in_memory(agreements)
+                store.exists, store.writable, store.path = False, False, path
+                return store
+            store = cls(None, process_of(agreements), path, True)
+            store.exists = False
+            store._agreements = agreements
+            store._pending_tracks = [track_ref(a) for a in store.process.agreements]
+            return store
+        if path.is_dir():
+            raise StoreError("is a folder, not a store file", str(path))
+        store = cls(None, Process.empty(), path, write)
+        store._connect_file(create=write, agreements=agreements)  # (a file another process is creating right now)
+        return store
+
+    @classmethod
+    def in_memory(cls, agreements: Any = None) -> "SQLiteStore":
+        """An empty in-memory log tracking `agreements` (default: the bundled process)."""
+        store = cls(_connect(":memory:"), Process.empty(), None, True)
+        store._prepare(create=True, agreements=agreements)
+        return store
+
+    def _connect_file(self, create: bool, agreements: Any = None, file: Path | None = None) -> None:
+        path = file or self.path
+        try:
+            if self.writable:
+                db = _connect(str(path))
+            else:
+                db = _connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+            self._db = db
+            self._prepare(create=create, agreements=agreements, durable=file is None)
+        except sqlite3.DatabaseError as error:
+            raise StoreError(f"cannot open the store: {error}", str(self.path)) from None
+
+    def _columns(self) -> set[str]:
+        return {row[1] for row in self._db.execute("PRAGMA table_info(records)")}
+
+    def _prepare(self, create: bool, agreements: Any = None, durable: bool = True) -> None:
+        db = self._db
+        db.execute("PRAGMA busy_timeout = %d" % (BUSY_TIMEOUT_SECONDS * 1000))
+        if self.writable and self.path is not None:
+            if durable:
+                _retry_busy(lambda: db.execute("PRAGMA journal_mode = WAL"))
+                db.execute("PRAGMA synchronous = FULL")
+            else:  # a new store's private file, linked into place only once whole: no journal needed
+                db.execute("PRAGMA journal_mode = OFF")
+                db.execute("PRAGMA synchronous = OFF")
+        if self.writable:
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                new = db.execute("SELECT 1 FROM sqlite_schema WHERE name = 'records'").fetchone() is None
+                if new and not create:
+                    raise StoreError("not a compliance store (no records table)", self.where)
+                columns = set() if new else self._columns()
+                if not new and "attrs" not in columns:
+                    self._migrate_v1()
+                elif not new and "recorded_as" not in columns:
+                    db.execute("ALTER TABLE records ADD COLUMN recorded_as TEXT")
+                for statement in filter(str.strip, SCHEMA.split(";")):
+                    db.execute(statement)
+                if db.execute("SELECT 1 FROM meta WHERE key = 'agreement'").fetchone() is None:
+                    process = process_of(agreements)
+                    db.execute("INSERT INTO meta VALUES ('agreement', ?)", (process.first.id,))
+                    # what the new store will track, written as its first records with its first append
+                    db.execute("INSERT INTO meta VALUES ('tracking', ?)",
+                               (json.dumps([track_ref(a) for a in process.agreements]),))
+                db.execute("INSERT OR IGNORE INTO meta VALUES ('schema', ?)", (SCHEMA_VERSION,))
+                db.execute("UPDATE meta SET value = ? WHERE key = 'schema'", (SCHEMA_VERSION,))
+                db.execute("INSERT OR IGNORE INTO meta VALUES ('last_number', '0')")
+                marker = db.execute("SELECT value FROM meta WHERE key = 'summary'").fetchone()
+                if marker is None or not marker[0].startswith(SUMMARY_FORMAT):
+                    self._rebuild_summary()  # a new store, or one kept by a version with another summary
+                db.execute("COMMIT")
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+        else:
+            missing = [c for c in _LATER_COLUMNS if c not in self._columns()]
+            if missing:  # a store written by an earlier version, read as it is: the columns it lacks read as NULL
+                db.execute("CREATE TEMP VIEW records AS SELECT *, " + ", ".join(f"NULL AS {c}" for c in missing)
+                           + " FROM main.records")
+        try:
+            row = db.execute("SELECT value FROM meta WHERE key = 'agreement'").fetchone()
+        except sqlite3.OperationalError:
+            raise StoreError("not a compliance store (no meta table)", self.where) from None
+        if row is None:
+            raise StoreError("not a compliance store (no agreement recorded)", self.where)
+        tracking = db.execute("SELECT value FROM meta WHERE key = 'tracking'").fetchone()
+        self._pending_tracks = []
+        if tracking is not None and db.execute("SELECT 1 FROM records LIMIT 1").fetchone() is None:
+            self._pending_tracks = json.loads(tracking[0])
+        self.process = self._tracked(row[0], self._track_bodies(), self._pending_tracks or None)
+
+    def _migrate_v1(self) -> None:
+        """Rebuild a version 1 `records` table with this version's columns (inside the caller's transaction)."""
+        from ..dates import parse_moment
+        from ..observation import has_time
+        from ..process import load_process
+
+        db = self._db
+        db.execute("ALTER TABLE records RENAME TO records_v1")
+        for index in ("records_evidence", "records_recorded_at", "records_target", "records_amendments", "records_endings"):
+            db.execute(f"DROP INDEX IF EXISTS {index}")
+        for statement in filter(str.strip, SCHEMA.split(";")):
+            db.execute(statement)
+        db.execute(f"INSERT INTO records ({_V1_COLUMNS}) SELECT {_V1_COLUMNS} FROM records_v1")
+        db.execute("DROP TABLE records_v1")
+        first = db.execute("SELECT value FROM meta WHERE key = 'agreement'").fetchone()
+        tz = load_process([first[0]]).tz if first else dt.timezone.utc
+        updates = []
+        for seq, body in db.execute("SELECT seq, body FROM records WHERE type = 'observation' AND body LIKE '%T%'"):
+            fields = json.loads(body)
+            at = at_end = None
+            if isinstance(fields.get("date"), str) and has_time(fields["date"]):
+                at = format_utc(parse_moment(fields["date"], tz)[1])
+            if isinstance(fields.get("date_end"), str) and has_time(fields["date_end"]):
+                at_end = format_utc(parse_moment(fields["date_end"], tz)[1])
+            if at or at_end:
+                updates.append((at, at_end, seq))
+        db.executemany("UPDATE records SET at = ?, at_end = ? WHERE seq = ?", updates)
+        db.execute("DELETE FROM meta WHERE key = 'summary'")
+
+    def _rebuild_summary(self) -> None:
+        """Group the live observations into the evidence summary afresh (inside a write transaction)."""
+        db = self._db
+        db.execute("DROP TABLE IF EXISTS evidence_summary")
+        db.execute("DROP TABLE IF EXISTS evidence_signatures")
+        for statement in filter(str.strip, SUMMARY_SCHEMA.split(";")):
+            db.execute(statement)
+        for statement in summary_rebuild("group_concat(r.id)"):
+            db.execute(statement)
+        last = db.execute("SELECT hash FROM records ORDER BY seq DESC LIMIT 1").fetchone()
+        first = db.execute("SELECT value FROM meta WHERE key = 'agreement'").fetchone()
+        db.execute("INSERT OR REPLACE INTO meta VALUES ('summary', ?)",
+                   (SUMMARY_FORMAT + (last[0] if last else genesis_digest(first[0] if first else "")),))
+
+    def close(self) -> None:
+        """Close the connection."""
+        if self._db is not None:
+            self._db.close()
+
+    # ---- SQL ---------------------------------------------------------------------------------------
+
+    def _execute(self, sql: str, params: Iterable[Any] = ()) -> Any:
+        return self._db.execute(sql, tuple(params))
+
+    @contextmanager
+    def _read_transaction(self) -> Iterator[None]:
+        if not self.exists or self._db.in_transaction:
+            yield
+            return
+        self._db.execute("BEGIN")
+        try:
+            yield
+        finally:
+            self._db.execute("ROLLBACK")
+
+    @contextmanager
+    def reading(self) -> Iterator[None]:
+        """Run the queries inside as one read transaction: they all see the same state of the log. A file SQLite
+        cannot read as a database is an IntegrityError (damaged); a busy or unreadable one a StoreError."""
+        try:
+            with self._read_transaction():
+                yield
+        except sqlite3.OperationalError as error:
+            raise StoreError(f"cannot read the store: {error}", self.where) from None
+        except sqlite3.DatabaseError as error:  # a damaged file (not a busy or missing one)
+            from ..errors import IntegrityError
+
+            raise IntegrityError(f"the database file is damaged: {error}", "store") from None
+
+    def storage_problems(self) -> list[str]:
+        """SQLite's own check of the file: pages, and every index against its table."""
+        if not self.exists:
+            return []
+        problems = [row[0] for row in self._db.execute("PRAGMA integrity_check").fetchall()]
+        return [] if problems == ["ok"] else problems
+
+    # ---- writing -----------------------------------------------------------------------------------
+
+    def _write(self, records: Iterable[NewRecord], recorded_by: str, keep_ids: bool) -> tuple[list[str], int]:
+        self._check_writable()
+        if not self.exists:
+            if not keep_ids and self.path is not None:
+                return self._create_whole(records, recorded_by)
+            self._create()
+        result = self._append(records, recorded_by, keep_ids)
+        return result
+
+    def _create(self) -> None:
+        """Create the store's file (and its folder) for its first write."""
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            raise StoreError(f"cannot create the store's folder: {error.strerror or error}", str(self.path)) from None
+        self._connect_file(create=True, agreements=self._agreements)
+        self.exists = True
+
+    def _create_whole(self, records: Iterable[NewRecord], recorded_by: str) -> tuple[list[str], int]:
+        """A streamed import into a store that does not exist yet: written into a private file beside it, which
+        becomes the store only once the import is whole (a failed or killed import leaves no store)."""
+        path = self.path
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            handle, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".importing", dir=path.parent)
+            os.close(handle)
+        except OSError as error:
+            raise StoreError(f"cannot create the store: {error.strerror or error}", str(path)) from None
+        staging = Path(name)
+        try:
+            self._connect_file(create=True, agreements=self._agreements, file=staging)
+            self.exists = True
+            result = self._append(records, recorded_by, keep_ids=False)
+            self._db.execute("PRAGMA journal_mode = WAL")  # as every store file is
+            self._db.close()
+            with open(staging, "rb+") as file:
+                os.fsync(file.fileno())
+            try:
+                os.link(staging, path)
+            except FileExistsError:
+                raise StoreError("another process created this store while the import ran; nothing was imported: "
+                                 "run the import again", str(path)) from None
+        except BaseException:
+            self.exists = False
+            if self._db is not None:
+                self._db.close()
+            self._db = None
+            raise
+        finally:
+            staging.unlink(missing_ok=True)
+        self._connect_file(create=False)
+        return result
+
+    def _append(self, records: Iterable[NewRecord], recorded_by: str, keep_ids: bool) -> tuple[list[str], int]:
+        db = self._db
+        try:
+            db.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError as error:
+            raise StoreError(f"cannot write the store: {error}", self.where) from None
+        try:
+            result = ChainWriter(_SQLiteAppend(self), self.process, self._pending_tracks).run(records, recorded_by, keep_ids)
+            db.execute("COMMIT")
+        except BaseException as error:
+            try:
+                db.execute("ROLLBACK")
+            except sqlite3.Error:
+                pass
+            if isinstance(error, sqlite3.OperationalError):
+                raise StoreError(f"cannot write the store: {error}", self.where) from None
+            raise
+        self._pending_tracks = []
+        self.process = self._tracked(self.meta()["agreement"], self._track_bodies(), None)
+        return result
+
+
+class _SQLiteAppend:
+    """The chain writer's session in a SQLite write transaction (`BEGIN IMMEDIATE` holds the file's write lock)."""
+
+    def __init__(self, store: SQLiteStore):
+        self.store = store
+        self.db = store._db
+        self.summary = False
+
+    def start(self) -> ChainStart:
+        db = self.db
+        last = db.execute("SELECT seq, hash, recorded_at FROM records ORDER BY seq DESC LIMIT 1").fetchone()
+        meta = dict(db.execute("SELECT key, value FROM meta WHERE key IN ('agreement', 'last_number', 'record_count',"
+                               " 'summary')"))
+        head = last[1] if last else genesis_digest(meta["agreement"])
+        self.summary = meta.get("summary") == SUMMARY_FORMAT + head  # up to date: kept so; else rebuilt at the end
+        count = int(meta["record_count"]) if "record_count" in meta else \
+            db.execute("SELECT count(*) FROM records").fetchone()[0]
+        return ChainStart(tuple(last) if last else None, meta["agreement"], int(meta["last_number"]), count,
+                          format_utc(utc_now()), None)
+
+    def first_agreement(self, agreement_id: str) -> None:
+        self.db.execute("UPDATE meta SET value = ? WHERE key = 'agreement'", (agreement_id,))
+        self.summary = False  # its marker names the other genesis: rebuilt at the end
+
+    def lookup(self, record_id: str) -> tuple[str, str | None] | None:
+        row = self.db.execute("SELECT r.type, e.id FROM records r LEFT JOIN records e ON e.seq = r.ended_by"
+                              " WHERE r.id = ?", (record_id,)).fetchone()
+        return None if row is None else (row[0], row[1])
+
+    def agreement_ids(self) -> set[str]:
+        return {row[0] for row in self.db.execute("SELECT id FROM records WHERE type IN ('amendment', 'ending', 'track')")}
+
+    def write(self, rows: list[tuple[Any, ...]], ids: list[str], lines: list[int | None]) -> None:
+        db = self.db
+        db.execute("SAVEPOINT rows")
+        try:
+            db.executemany(_INSERT, rows)
+        except sqlite3.IntegrityError:
+            db.execute("ROLLBACK TO rows")
+            for row, record_id, line in zip(rows, ids, lines):
+                try:
+                    db.execute(_INSERT, row)
+                except sqlite3.IntegrityError:
+                    raise InputError(f"record ID {record_id} is already in the log",
+                                     f"line {line}" if line is not None else "id") from None
+        finally:
+            db.execute("RELEASE rows")
+        span = {"first": rows[0][0], "last": rows[-1][0]}
+        for statement in _UPKEEP if self.summary else _UPKEEP[:1]:
+            db.execute(statement, span)
+
+    def finish(self, last_number: int, record_count: int, head: str) -> None:
+        db = self.db
+        db.execute("UPDATE meta SET value = ? WHERE key = 'last_number'", (str(last_number),))
+        # the record count and chain head, in the same transaction: verify compares them with the log's end
+        db.execute("INSERT OR REPLACE INTO meta VALUES ('record_count', ?), ('head', ?)", (str(record_count), head))
+        db.execute("DELETE FROM meta WHERE key = 'tracking'")  # written as records now (or a restore says its own)
+        if self.summary:
+            db.execute("INSERT OR REPLACE INTO meta VALUES ('summary', ?)", (SUMMARY_FORMAT + head,))
+        else:
+            self.store._rebuild_summary()
