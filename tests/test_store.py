@@ -1,4 +1,5 @@
-"""The observation log: append-only, IDs never reused, corrections and retractions as new records."""
+"""The observation log: append-only, IDs never reused, corrections and retractions as new records; every test runs
+on both backends (a SQLite file, a schema on the PostgreSQL test server: `location` in conftest.py)."""
 
 from __future__ import annotations
 
@@ -15,6 +16,8 @@ from compliance.records import genesis_digest
 from compliance.resources import clauses_dir
 from compliance.store import Store
 
+from conftest import author, store_exists
+
 BREACH = {"kind": "ceasefire.breach", "date": "2021-07-13", "actor": "AZ", "source": "Armenian MoD", "source_party": "AM"}
 
 
@@ -22,19 +25,19 @@ def add(store, agreement, fields, by="monitor-a"):
     return store.append([observation_record(fields, agreement)], by)[0]
 
 
-def test_ids_and_store_fields_are_assigned_by_the_store(tmp_path, agreement):
-    store = Store.open(tmp_path / "log.db", agreement, write=True)
+def test_ids_and_store_fields_are_assigned_by_the_store(location, agreement):
+    store = Store.open(location(), agreement, write=True)
     first = add(store, agreement, BREACH)
     second = add(store, agreement, {**BREACH, "date": "2021-07-14"}, by="monitor-b")
     assert (first, second) == ("1", "2")
     record = store.get(2)
-    assert record.recorded_by == "monitor-b"
+    assert (record.recorded_by, record.recorded_as) == author(store, "monitor-b")
     assert record.recorded_at.endswith("Z") and record.recorded_at >= store.get(1).recorded_at
     assert record.hash.startswith("sha256:") and record.hash != store.get(1).hash
 
 
-def test_a_correction_supersedes_and_the_original_stays(tmp_path, agreement):
-    store = Store.open(tmp_path / "log.db", agreement, write=True)
+def test_a_correction_supersedes_and_the_original_stays(location, agreement):
+    store = Store.open(location(), agreement, write=True)
     add(store, agreement, BREACH)
     new_id = store.append([observation_record({**BREACH, "date": "2021-07-12"}, agreement, supersedes="1")], "m")[0]
     assert new_id == "2"
@@ -44,8 +47,8 @@ def test_a_correction_supersedes_and_the_original_stays(tmp_path, agreement):
     assert [(r.id, r.body["date"]) for r in live] == [("2", "2021-07-12")]
 
 
-def test_only_the_latest_record_of_a_chain_can_be_corrected_or_retracted(tmp_path, agreement):
-    store = Store.open(tmp_path / "log.db", agreement, write=True)
+def test_only_the_latest_record_of_a_chain_can_be_corrected_or_retracted(location, agreement):
+    store = Store.open(location(), agreement, write=True)
     add(store, agreement, BREACH)
     store.append([observation_record(BREACH, agreement, supersedes="1")], "m")
     with pytest.raises(InputError, match="already superseded or retracted by record 2"):
@@ -58,8 +61,8 @@ def test_only_the_latest_record_of_a_chain_can_be_corrected_or_retracted(tmp_pat
     assert [r.id for r in store.records() if r.type != "track"] == ["1", "2", "3"]
 
 
-def test_ids_are_never_reused_after_a_failed_write(tmp_path, agreement):
-    store = Store.open(tmp_path / "log.db", agreement, write=True)
+def test_ids_are_never_reused_after_a_failed_write(location, agreement):
+    store = Store.open(location(), agreement, write=True)
     add(store, agreement, BREACH)
     with pytest.raises(UnknownReferenceError):
         store.append([observation_record(BREACH, agreement), retraction_record("42", "x")], "m")
@@ -74,8 +77,8 @@ def test_import_is_all_or_nothing_and_names_the_line_and_field(tmp_path, agreeme
     assert not (tmp_path / "log.db").exists()
 
 
-def test_store_fields_are_rejected_into_a_non_empty_store(tmp_path, agreement):
-    store = Store.open(tmp_path / "log.db", agreement, write=True)
+def test_store_fields_are_rejected_into_a_non_empty_store(location, agreement):
+    store = Store.open(location(), agreement, write=True)
     add(store, agreement, BREACH)
     records = read_jsonl([json.dumps({**BREACH, "id": "7", "recorded_at": "2021-07-14T00:00:00Z", "recorded_by": "x"})],
                          agreement, "in.jsonl")
@@ -83,8 +86,8 @@ def test_store_fields_are_rejected_into_a_non_empty_store(tmp_path, agreement):
         store.append(records, "m")
 
 
-def test_export_then_restore_reproduces_verdicts_and_digest(tmp_path, agreement):
-    source = Store.open(tmp_path / "a.db", agreement, write=True)
+def test_export_then_restore_reproduces_verdicts_and_digest(location, agreement):
+    source = Store.open(location("a"), agreement, write=True)
     add(source, agreement, BREACH)
     add(source, agreement, {**BREACH, "source_party": "RU", "source": "Russian MoD"})
     source.append([retraction_record("2", "wrong actor")], "m")
@@ -92,32 +95,35 @@ def test_export_then_restore_reproduces_verdicts_and_digest(tmp_path, agreement)
                                      "agreed_on": "2021-01-01", "by": "AM,AZ,RU", "source": "test"}, agreement)], "m")
     lines = list(export_lines(source.records()))
     assert json.loads(lines[-1])["id"] == "nov-10-2020-A2"
-    target = Store.open(tmp_path / "b.db", agreement, write=True)
+    target = Store.open(location("b"), agreement, write=True)
     target.append(read_jsonl(lines, agreement, "export.jsonl"), "restorer")
     assert target.head().digest == source.head().digest
     as_of = dt.date(2021, 9, 30)
     assert check(target, as_of=as_of) == check(source, as_of=as_of)
-    assert [r.recorded_by for r in target.records() if r.type != "track"] == ["monitor-a", "monitor-a", "m", "m"]
+    assert [(r.recorded_by, r.recorded_as) for r in target.records() if r.type != "track"] == \
+        [author(source, "monitor-a")] * 2 + [author(source, "m")] * 2  # a restore keeps them
 
 
-def test_a_store_tracks_what_its_log_says_whatever_agreement_it_is_opened_with(tmp_path, agreement):
-    store = Store.open(tmp_path / "log.db", agreement, write=True)
+def test_a_store_tracks_what_its_log_says_whatever_agreement_it_is_opened_with(location, agreement):
+    where = location()
+    store = Store.open(where, agreement, write=True)
     add(store, agreement, BREACH)
     other_text = (clauses_dir() / "nov-10-2020.yaml").read_text(encoding="utf-8").replace(
         "id: nov-10-2020", "id: other-agreement").replace("nov-10-2020-A1", "other-agreement-A1")
     other = parse_agreement(other_text, "other.yaml")
-    assert Store.open(tmp_path / "log.db", other).process.ids == ["nov-10-2020"]
+    assert Store.open(where, other).process.ids == ["nov-10-2020"]
 
 
-def test_reading_a_missing_store_is_an_empty_log_and_creates_nothing(tmp_path, agreement):
-    path = tmp_path / "missing" / "log.db"
-    store = Store.open(path, agreement)
-    assert store.is_empty() and store.head().digest == genesis_digest("nov-10-2020")
-    assert not path.exists() and not path.parent.exists()
+def test_reading_a_missing_store_is_an_empty_log_and_creates_nothing(location, agreement):
+    where = location("missing")
+    store = Store.open(where, agreement)
+    assert not store.exists and store.is_empty() and store.head().digest == genesis_digest("nov-10-2020")
+    assert list(store.records()) == [] and check(store, as_of=dt.date(2021, 1, 1)).log_digest == store.head().digest
+    assert not store_exists(where)
 
 
-def test_as_recorded_reads_the_log_as_it_stood(tmp_path, agreement):
-    store = Store.open(tmp_path / "log.db", agreement, write=True)
+def test_as_recorded_reads_the_log_as_it_stood(location, agreement):
+    store = Store.open(location(), agreement, write=True)
     add(store, agreement, {**BREACH, "source_party": "independent", "source": "ICRC"})
     before = store.head()
     moment = dt.datetime.fromisoformat(store.get(1).recorded_at.replace("Z", "+00:00"))
@@ -129,8 +135,8 @@ def test_as_recorded_reads_the_log_as_it_stood(tmp_path, agreement):
     assert then.log_digest == before.digest != store.head().digest
 
 
-def test_amendments_recorded_in_the_log_continue_the_agreement_numbering(tmp_path, agreement):
-    store = Store.open(tmp_path / "log.db", agreement, write=True)
+def test_amendments_recorded_in_the_log_continue_the_agreement_numbering(location, agreement):
+    store = Store.open(location(), agreement, write=True)
     ids = store.append([amendment_record({"obligation": "P2-aghdam-return", "term": "deadline", "value": "2020-11-30",
                                           "agreed_on": "2020-11-18", "by": ["AZ"], "source": "test"}, agreement)], "m")
     assert ids == ["nov-10-2020-A2"]

@@ -28,7 +28,7 @@ def root(ctx: typer.Context, store: Optional[str] = StoreOption, agreement: Opti
 
 from . import agreement_cmds, check_cmd, observe  # noqa: E402  (commands register themselves on `app`)
 
-for _module in ("report_cmd", "whatif_cmd", "verify_cmd", "sources_cmd", "schema_cmd"):
+for _module in ("report_cmd", "whatif_cmd", "verify_cmd", "sources_cmd", "schema_cmd", "grant_cmd"):
     try:  # optional command modules, present once their features are built
         __import__(f"{__name__}.{_module}")
     except ModuleNotFoundError as _error:

@@ -14,10 +14,13 @@ import typer
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-STORE_HELP = "The observation log (SQLite); 'sample' opens the bundled sample log read-only. [env: COMPLIANCE_STORE]"
+STORE_HELP = ("The observation log: a SQLite file, or a PostgreSQL URL for a team (postgresql://user@host:5432/db, "
+              "?schema=NAME; the password from PGPASSWORD or ~/.pgpass); 'sample' opens the bundled sample log "
+              "read-only. [env: COMPLIANCE_STORE]")
 AGREEMENT_HELP = ("Which agreements to evaluate (or, for a new store, to track): bundled IDs or clause file/folder paths; "
                   "repeatable or comma-separated. [env: COMPLIANCE_AGREEMENT]")
-AS_HELP = "Who is recording (stored as recorded_by). [env: COMPLIANCE_MONITOR]"
+AS_HELP = ("Who is recording (stored as recorded_by; on PostgreSQL recorded_by is the server role and this name is "
+           "kept beside it). [env: COMPLIANCE_MONITOR]")
 
 StoreOption = typer.Option(None, "--store", help=STORE_HELP, show_default="observations/observations.db")
 AgreementOption = typer.Option(None, "--agreement", help=AGREEMENT_HELP,
@@ -32,6 +35,7 @@ class GlobalOptions:
     store: Optional[str] = None
     agreement: Optional[list[str]] = None
     monitor: Optional[str] = None
+    noted_missing: bool = False  # the note that the store does not exist was printed
 
 
 def _root(ctx: typer.Context) -> GlobalOptions:
@@ -72,14 +76,18 @@ def agreement_refs(ctx: typer.Context, agreement: Optional[list[str]]) -> list[s
     return split_refs(os.environ.get("COMPLIANCE_AGREEMENT"))
 
 
-def open_store(ctx: typer.Context, store: Optional[str], agreement: Optional[list[str]], *, write: bool = False):
-    """Open the store; reads never create it. A new store tracks the agreements named (default: the bundled
-    process); a write to an existing store with --agreement naming one it does not track is an error."""
+def open_store(ctx: typer.Context, store: Optional[str], agreement: Optional[list[str]], *, write: bool = False,
+               note_missing: bool = True):
+    """Open the store; reads never create it (a read of a store that does not exist says so on stderr, once, and
+    reads an empty log). A new store tracks the agreements named (default: the bundled process); a write to an
+    existing store with --agreement naming one it does not track is an error."""
     from ..errors import InputError
     from ..store import Store
 
     refs = agreement_refs(ctx, agreement)
     db = Store.open(resolve(ctx, "store", store), refs or None, write=write)
+    if not write and not db.exists and note_missing and not _noted(ctx):
+        print(f"compliance: note: {db.where}: no store here yet: reading an empty log", file=sys.stderr)
     if write and refs:
         from ..check import resolve_agreements
 
@@ -88,6 +96,14 @@ def open_store(ctx: typer.Context, store: Optional[str], agreement: Optional[lis
                 raise InputError(f"the store does not track {chosen.id}; track it first: compliance track {chosen.id}",
                                  "--agreement")
     return db
+
+
+def _noted(ctx: typer.Context) -> bool:
+    """True once the note that the store does not exist was printed for this command (it opens the store twice)."""
+    root = _root(ctx)
+    noted = getattr(root, "noted_missing", False)
+    root.noted_missing = True
+    return noted
 
 
 def store_vocabulary(ctx: typer.Context, store: Optional[str], agreement: Optional[list[str]]):

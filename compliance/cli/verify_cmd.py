@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Optional
 
 import typer
 
 from . import app
-from .common import AgreementOption, StoreOption, handles_errors, open_store, resolve
+from .common import AgreementOption, StoreOption, handles_errors, open_store
 
 
 @app.command("verify")
@@ -29,13 +28,11 @@ def verify_command(
     """
     from ..errors import StoreError
     from ..integrity import verify
-    from ..store import SAMPLE
 
-    location = resolve(ctx, "store", store)
-    if location != SAMPLE and not Path(location).exists():
+    db = open_store(ctx, store, agreement, note_missing=False)
+    if not db.exists:
         # reads treat a missing store as an empty log; verifying nothing would hide a wrong path
-        raise StoreError("no store here (nothing to verify)", location)
-    db = open_store(ctx, store, agreement)
+        raise StoreError("no store here (nothing to verify)", db.where)
     try:
         report = verify(db, expect_head=head.strip() if head else None)
     finally:

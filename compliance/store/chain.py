@@ -80,9 +80,10 @@ class AppendSession(Protocol):
     def agreement_ids(self) -> set[str]:
         """The IDs of stored amendments, endings and track records."""
 
-    def write(self, rows: list[tuple[Any, ...]], ids: list[str], lines: list[int | None]) -> None:
-        """Store rows (ROW_COLUMNS order, in seq order): mark the targets they end, keep derived tables up to date.
-        A duplicate ID raises InputError naming its record (and line)."""
+    def write(self, rows: list[tuple[Any, ...]], ids: list[str], lines: list[int | None], restore: bool) -> None:
+        """Store rows (ROW_COLUMNS order, in seq order; `restore`: records that keep their store fields): mark the
+        targets they end, keep derived tables up to date. A duplicate ID raises InputError naming its record (and
+        line)."""
 
     def finish(self, last_number: int, record_count: int, head: str) -> None:
         """Record the counters and chain head of this append (in the same transaction)."""
@@ -186,7 +187,7 @@ class ChainWriter:
 
         def flush() -> None:
             if rows:
-                session.write(rows, row_ids, row_lines)
+                session.write(rows, row_ids, row_lines, restore)
                 rows.clear()
                 row_ids.clear()
                 row_lines.clear()

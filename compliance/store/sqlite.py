@@ -417,7 +417,7 @@ class _SQLiteAppend:
     def agreement_ids(self) -> set[str]:
         return {row[0] for row in self.db.execute("SELECT id FROM records WHERE type IN ('amendment', 'ending', 'track')")}
 
-    def write(self, rows: list[tuple[Any, ...]], ids: list[str], lines: list[int | None]) -> None:
+    def write(self, rows: list[tuple[Any, ...]], ids: list[str], lines: list[int | None], restore: bool) -> None:
         db = self.db
         db.execute("SAVEPOINT rows")
         try:
