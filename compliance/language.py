@@ -617,6 +617,8 @@ def resolve_rule(data: Any, templates: dict[str, Template]) -> RuleBody:
     name = name if name is not None else shape
     if name is None:
         return RuleBody.model_validate(data)
+    if not isinstance(name, str):
+        raise ValueError(f"a template is named by text, got {name!r}")
     template = templates.get(name)
     if template is None:
         raise ValueError(f"unknown template {name!r} (known: {', '.join(sorted(templates))})")

@@ -171,3 +171,9 @@ def author(store: Store, name: str) -> tuple[str, str | None]:
     kept beside it; on SQLite the name is recorded_by."""
     role = getattr(getattr(store, "location", None), "user", None)
     return (name, None) if role is None else (role, name if name != role else None)
+
+
+def pytest_terminal_summary(terminalreporter) -> None:
+    """Say once, at the end, why the PostgreSQL tests were skipped (when they were)."""
+    if _server and _server[0] and not REQUIRE_POSTGRES:
+        terminalreporter.write_line(f"PostgreSQL store tests skipped: {_server[0]}", yellow=True)

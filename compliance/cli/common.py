@@ -109,7 +109,7 @@ def _noted(ctx: typer.Context) -> bool:
 def store_vocabulary(ctx: typer.Context, store: Optional[str], agreement: Optional[list[str]]):
     """The agreements the store tracks (for a store not yet written, those it will track), without creating it:
     what new observations are validated against."""
-    db = open_store(ctx, store, agreement)
+    db = open_store(ctx, store, agreement, note_missing=False)  # (a write: it creates the store)
     try:
         return db.process
     finally:

@@ -308,6 +308,8 @@ class PostgresStore(SQLStore):
             return
         if not has_meta:
             raise StoreError(f"schema {schema} exists but holds no compliance store (no meta table)", self.where)
+        if not self._conn.execute("SELECT has_schema_privilege(%s, 'USAGE')", (schema,)).fetchone()[0]:
+            raise StoreError(self._missing_right("read", f"no USAGE on schema {schema}"), self.where)
         meta = self.meta()
         version = meta.get("schema", "")
         if version != SCHEMA_VERSION:
@@ -363,6 +365,7 @@ class PostgresStore(SQLStore):
                              f"{_reason(self.location, error)}", self.where) from None
 
     def _missing_right(self, doing: str, error: Any) -> str:
+        """The one line of a refused write or read: who, what, and which right (and who can give it)."""
         user = self.location.user
         needs = {"read": "reader", "open": "reader", "append": "monitor", "grant": "owner", "create": "owner",
                  "restore": "owner"}[doing]
@@ -479,6 +482,8 @@ def _retried(psycopg: Any) -> Iterator[None]:
 
 def _reason(location: ServerLocation, error: Any) -> str:
     """A server error in one line, without its hints and never with the password."""
+    if isinstance(error, str):
+        return location.scrub(error)
     diag = getattr(error, "diag", None)
     text = (getattr(diag, "message_primary", None) if diag is not None else None) or str(error).strip().splitlines()[0]
     text = re.sub(r'^(connection failed: )?connection to server at "[^"]*"(?: \([^)]*\))?, port \d+ failed: ', "", text)
