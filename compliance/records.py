@@ -76,6 +76,10 @@ class NewRecord:
     hash: str | None = None
     line: int | None = None
     recorded_as: str | None = None
+    # made ahead (by the process that validated the record): the body's canonical JSON and the derived columns
+    # (`store.chain.DERIVED`); such an observation's `body` may be left empty, since the store reads neither
+    body_json: str | None = None
+    columns: tuple[Any, ...] | None = None
 
     @property
     def is_restore(self) -> bool:

@@ -257,18 +257,19 @@ def import_(
     for option, value in (("--mapping", mapping), ("--default-source-party", default_source_party)):
         if value is not None:
             raise InputError("applies only to --format acled", option)
-    from ..exchange import iter_jsonl
     from ..progress import tracked
+    from ..readahead import validated_records
 
     if file == "-":
-        source, where, size = sys.stdin.buffer, "<stdin>", None
+        where, size = "<stdin>", None
+        source = sys.stdin.buffer
     else:
         try:
-            source = open(file, "rb")  # noqa: SIM115 - closed below, after the stream is read
             size = Path(file).stat().st_size
+            open(file, "rb").close()  # noqa: SIM115 - readable: say so now, not from the reading process
         except OSError as error:
             raise StoreError(f"cannot read: {error.strerror or error}", file) from None
-        where = file
+        where = source = file
     loaded: list[Any] = []
 
     def alignment(source_name: str) -> str:  # the registry is read only if a line leaves out source_party
@@ -276,16 +277,15 @@ def import_(
             loaded.append(open_registry(ctx, registry, store))
         return loaded[0].alignment(source_name, give="source_party on the line")
 
+    def open_lines() -> Iterator[bytes]:
+        return _lines(source if not isinstance(source, str) else open(source, "rb"))  # noqa: SIM115 - read to its end
+
     db = open_store(ctx, store, agreement, write=True)
-    try:
-        # the file is read as it is appended, in one transaction: a bad line rolls the whole import back
-        with tracked(_lines(source), None if size is None or size >= PROGRESS_MIN_BYTES else 0, "importing",
-                     min_total=1) as shown:
-            count = _append(db, iter_jsonl(shown, agr, where, declared, alignment), resolve(ctx, "monitor", monitor),
-                            where, stream=True)
-    finally:
-        if source is not sys.stdin.buffer:
-            source.close()
+    # the file is read (in a second process) as it is appended, in one transaction: a bad line rolls it all back
+    records = validated_records(open_lines, agr, where, declared, alignment)
+    with tracked(records, None if size is None or size >= PROGRESS_MIN_BYTES else 0, "importing",
+                 min_total=1) as shown:
+        count = _append(db, shown, resolve(ctx, "monitor", monitor), where, stream=True)
     typer.echo(f"{count}")
 
 

@@ -239,12 +239,13 @@ class ChainWriter:
                 target = record.target
                 if target is not None:
                     self._check_target(record, target, ended_in_batch, pending_types)
-                body_json = canonical_json(record.body)
+                body_json = record.body_json or canonical_json(record.body)
                 digest = chain_hash(prev_hash, record_id, record.type, body_json, at, record_by, record_as)
                 if restore and record.hash is not None and record.hash != digest:
                     raise IntegrityError(f"hash does not match the rebuilt chain (expected {digest})", "hash")
+                columns = record.columns if record.columns is not None else derived_values(record)
                 rows.append((new_seq, record_id, record.type, body_json, at, record_by, record_as, prev_hash, digest,
-                             *derived_values(record), target))
+                             *columns, target))
                 row_ids.append(record_id)
                 row_lines.append(record.line)
                 pending_types[record_id] = record.type

@@ -1,0 +1,101 @@
+"""Reading an import in a second process: its lines are decoded, validated and prepared there (canonical body,
+derived columns) while this process appends the records it has received, so that the two halves of an import
+run on two cores. It stays one stream: records arrive in file order, a few thousand at a time (memory stays
+bounded), and the first invalid line ends it with its error, which rolls the import back.
+
+The second process starts when the first record is asked for: an append asks once it holds the chain lock, so
+no line is read before the lock is taken. Where processes cannot be forked, the lines are read here.
+
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import pickle
+import signal
+from typing import Any, Callable, Iterable, Iterator, NoReturn
+
+from . import errors
+from .errors import ComplianceError, StoreError
+from .exchange import iter_jsonl
+from .records import OBSERVATION, NewRecord
+
+CHUNK = 2000  # records per message between the processes
+
+
+def validated_records(open_lines: Callable[[], Iterable[bytes]], agreement: Any, where: str,
+                      declared: frozenset[str] = frozenset(), source_party: Callable[[str], str] | None = None
+                      ) -> Iterator[NewRecord]:
+    """`exchange.iter_jsonl(open_lines(), ...)`, validated in a second process (see the module docstring)."""
+    if not hasattr(os, "fork"):
+        yield from iter_jsonl(open_lines(), agreement, where, declared, source_party)
+        return
+    # os.fork itself, not multiprocessing's process, which would close standard input in the reader
+    receiver, sender = multiprocessing.Pipe(duplex=False)
+    pid = os.fork()
+    if pid == 0:  # the reader: it inherits the agreements, the registry and the open file
+        receiver.close()
+        _read(sender, open_lines, agreement, where, declared, source_party)
+    sender.close()
+    try:
+        while True:
+            try:
+                kind, payload = pickle.loads(receiver.recv_bytes())
+            except EOFError:
+                raise StoreError("the process reading the import stopped before the end of the file", where) from None
+            if kind == "records":
+                for (record_type, body_json, columns, body, target, line, record_id, recorded_at, recorded_by,
+                     recorded_as, digest) in payload:
+                    yield NewRecord(record_type, body, None, target, record_id, recorded_at, recorded_by, digest, line,
+                                    recorded_as, body_json, columns)
+            elif kind == "error":
+                name, reason, location = payload
+                error_type = getattr(errors, name, ComplianceError)
+                raise error_type(reason, location)
+            elif kind == "failed":
+                raise RuntimeError(payload)
+            else:
+                return
+    finally:
+        receiver.close()
+        try:
+            os.kill(pid, signal.SIGKILL)  # (gone already, unless the import stopped early)
+        except ProcessLookupError:
+            pass
+        os.waitpid(pid, 0)
+
+
+def _read(sender: Any, open_lines: Callable[[], Iterable[bytes]], agreement: Any, where: str,
+          declared: frozenset[str], source_party: Callable[[str], str] | None) -> NoReturn:
+    """The reader process: validate and prepare records, send them in chunks, then 'end' (or the error)."""
+    from .store.chain import derived_values
+    from .records import canonical_json
+
+    try:
+        chunk: list[tuple[Any, ...]] = []
+        for record in iter_jsonl(open_lines(), agreement, where, declared, source_party):
+            observation = record.type == OBSERVATION
+            chunk.append((record.type, canonical_json(record.body), derived_values(record),
+                          {} if observation else record.body, record.target, record.line, record.id,
+                          record.recorded_at, record.recorded_by, record.recorded_as, record.hash))
+            if len(chunk) >= CHUNK:
+                sender.send_bytes(pickle.dumps(("records", chunk), protocol=5))
+                chunk = []
+        if chunk:
+            sender.send_bytes(pickle.dumps(("records", chunk), protocol=5))
+        sender.send_bytes(pickle.dumps(("end", None), protocol=5))
+    except ComplianceError as error:
+        _send(sender, ("error", (type(error).__name__, error.reason, error.where)))
+    except BaseException as error:  # a bug, reported by the importing process
+        _send(sender, ("failed", f"{type(error).__name__}: {error}"))
+    finally:
+        sender.close()
+        os._exit(0)  # no clean-up of what the importing process owns (its store connection, its files)
+
+
+def _send(sender: Any, message: tuple[Any, ...]) -> None:
+    try:
+        sender.send_bytes(pickle.dumps(message, protocol=5))
+    except OSError:  # the importing process is gone
+        pass
