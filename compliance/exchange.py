@@ -302,14 +302,24 @@ def iter_jsonl(lines: Iterable[str | bytes], agreement: Agreement | Process, whe
     Lines are validated against `agreement` (the agreements the store tracks) and every agreement a `track` line
     before them adds. A restore (lines with store fields) whose first line is a `track` record starts from
     nothing: the export's own track records say what it tracks."""
+    from .plain_lines import PlainLines
+
     first_restore: bool | None = None
     first_line = 0
     process = as_process(agreement)
+    plain = PlainLines(process, declared) if process.agreements else None
     for number, raw in enumerate(lines, start=1):
         try:
             if isinstance(raw, bytes):
                 if len(raw) > MAX_LINE_BYTES:
                     raise InputError(f"line is longer than {MAX_LINE_BYTES:,} bytes")
+                prepared = plain.prepare(raw) if plain is not None and first_restore is not True else None
+                if prepared is not None:  # a plain observation, validated from its bytes (the fast path)
+                    body, body_json, columns = prepared
+                    if first_restore is None:
+                        first_restore, first_line = False, number
+                    yield NewRecord(OBSERVATION, body, line=number, body_json=body_json, columns=columns)
+                    continue
                 try:
                     raw = raw.decode("utf-8")
                 except UnicodeDecodeError:
@@ -335,6 +345,7 @@ def iter_jsonl(lines: Iterable[str | bytes], agreement: Agreement | Process, whe
                 if tracked.id in process.ids:
                     raise InputError(f"agreement {tracked.id} is tracked already", "agreement")
                 process = process.with_agreement(tracked)
+                plain = PlainLines(process, declared)
                 if record.is_restore and record.id != track_id(tracked.id):
                     raise InputError(f"a track record's ID is {track_id(tracked.id)}, got {record.id!r}", "id")
         except ComplianceError as error:

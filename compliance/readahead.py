@@ -76,7 +76,8 @@ def _read(sender: Any, open_lines: Callable[[], Iterable[bytes]], agreement: Any
         chunk: list[tuple[Any, ...]] = []
         for record in iter_jsonl(open_lines(), agreement, where, declared, source_party):
             observation = record.type == OBSERVATION
-            chunk.append((record.type, canonical_json(record.body), derived_values(record),
+            chunk.append((record.type, record.body_json or canonical_json(record.body),
+                          record.columns if record.columns is not None else derived_values(record),
                           {} if observation else record.body, record.target, record.line, record.id,
                           record.recorded_at, record.recorded_by, record.recorded_as, record.hash))
             if len(chunk) >= CHUNK:

@@ -11,6 +11,7 @@ as-of, since and as-recorded points, with and without amendments.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import sys
 from pathlib import Path
 from typing import Any
@@ -326,3 +327,82 @@ def test_chain_hash_is_the_hash_of_the_canonical_content(body, record_id, record
     expected = "sha256:" + hashlib.sha256(("sha256:00\n" + json_module.dumps(
         content, sort_keys=True, separators=(",", ":"), ensure_ascii=False)).encode()).hexdigest()
     assert chain_hash("sha256:00", record_id, record_type, canonical_json(body), at, recorded_by, recorded_as) == expected
+
+
+WHITE_AND_CONTROL = st.sampled_from([" ", "\t", "\n", "\x0b", "\x1c", "\x1f", "\x7f", "\x85", "\xa0", "\u2028", "\u3000",
+                                     "\u200b", "\ufeff", "\x00", "\u180e", ""])
+
+
+def _odd_text(draw, text: str) -> str:
+    """`text` with white space or control characters around or inside it, sometimes."""
+    where = draw(st.sampled_from(["none", "start", "end", "inside"]))
+    odd = draw(WHITE_AND_CONTROL)
+    if where == "start":
+        return odd + text
+    if where == "end":
+        return text + odd
+    if where == "inside" and len(text) > 1:
+        return text[:1] + odd + text[1:]
+    return text
+
+
+@st.composite
+def json_lines(draw) -> bytes:
+    """Observation lines as an import reads them: valid ones, and ones changed in every way the fast path must
+    leave to the full path (odd text, other types, nulls, unknown or repeated keys, raw JSON quirks)."""
+    fields = dict(draw(observations()))
+    for key in draw(st.lists(FIELD_NAMES, max_size=3)):
+        fields[key] = draw(VALUES)
+    for key, value in list(fields.items()):
+        if isinstance(value, str) and draw(st.booleans()):
+            fields[key] = _odd_text(draw, value)
+    text = json.dumps(fields, ensure_ascii=draw(st.booleans()))
+    quirk = draw(st.sampled_from(["none", "none", "repeat", "escape", "spaces", "bom", "number"]))
+    if quirk == "repeat" and fields:
+        key = draw(st.sampled_from(sorted(fields)))
+        text = text[:-1] + f', {json.dumps(key)}: {json.dumps(draw(VALUES))}}}'
+    elif quirk == "escape":
+        text = text.replace("e", "\\u0065", 1) if '"e' not in text[:2] else text
+    elif quirk == "spaces":
+        text = " \t" + text + " \r"
+    elif quirk == "bom":
+        text = "\ufeff" + text
+    elif quirk == "number" and "value" in fields:
+        text = text.replace(f'"value": {json.dumps(fields["value"])}', '"value": 1e3', 1)
+    return text.encode("utf-8", "surrogatepass")
+
+
+@settings(max_examples=600, derandomize=True, deadline=None)
+@given(json_lines())
+def test_the_import_fast_path_is_the_full_path(raw):
+    """plain_lines.PlainLines (pydantic-core on the line's bytes) gives, for every line it accepts, the record the
+    full path gives: the same body, canonical JSON and derived columns; every other line is left to the full path."""
+    from compliance.exchange import _decode, parse_line
+    from compliance.plain_lines import PlainLines
+    from compliance.records import canonical_json
+    from compliance.store.chain import derived_values
+
+    fast = PlainLines(AGREEMENT).prepare(raw)
+    if fast is None:
+        return
+    record = parse_line(_decode(raw.decode("utf-8")), AGREEMENT, frozenset())  # must not raise: the fast path accepted
+    assert record.type == "observation" and record.target is None and not record.is_restore
+    body, body_json, columns = fast
+    assert body == record.body
+    assert body_json == canonical_json(record.body)
+    assert columns == derived_values(record)
+    assert [type(c) for c in columns] == [type(c) for c in derived_values(record)]
+
+
+def test_the_fast_path_takes_the_common_lines():
+    """The sample log's observations, as new lines (store fields left out), go the fast way unless they hold
+    coordinates: the fast path is taken by ordinary lines, not only by odd test lines."""
+    from compliance.plain_lines import PlainLines
+    from compliance.resources import sample_log
+
+    plain = PlainLines(AGREEMENT)
+    lines = [json.loads(line) for line in sample_log().read_text(encoding="utf-8").splitlines()]
+    new = [json.dumps({k: v for k, v in line.items() if k not in ("id", "recorded_at", "recorded_by", "hash")}).encode()
+           for line in lines if not {"retracts", "supersedes", "record", "lat", "lon", "attributes"} & set(line)]
+    taken = [raw for raw in new if plain.prepare(raw) is not None]
+    assert len(new) >= 50 and len(taken) == len(new), [raw for raw in new if plain.prepare(raw) is None][:3]
