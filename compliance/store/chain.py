@@ -27,7 +27,7 @@ ROW_COLUMNS = ("seq", "id", "type", "body", "recorded_at", "recorded_by", "recor
 DERIVED = ("kind", "actor", "day", "day_end", "source_party", "claim", "subject", "sup", "lo", "hi", "attrs", "at",
            "at_end")
 _NOT_DERIVED = (None,) * len(DERIVED)
-BATCH_ROWS = 5000  # rows handed to the backend at a time
+BATCH_ROWS = 5000  # rows handed to the backend at a time (unless it says otherwise: AppendSession.batch_rows)
 
 
 def derived_values(record: NewRecord) -> tuple[Any, ...]:
@@ -68,6 +68,8 @@ class ChainStart:
 
 class AppendSession(Protocol):
     """A backend's write transaction, chain lock held: the writer reads the log's end and hands it rows."""
+
+    batch_rows: int  # how many rows to hand it at a time
 
     def start(self) -> ChainStart: ...
 
@@ -148,6 +150,7 @@ class ChainWriter:
         from ..exchange import agreement_of_track, track_record
 
         session = self.session
+        batch_rows = getattr(session, "batch_rows", BATCH_ROWS)
         start = session.start()
         stream: Iterator[NewRecord] = iter(records)
         first = next(stream, None)
@@ -256,7 +259,7 @@ class ChainWriter:
                 raise
             if target is not None:
                 ended_in_batch[target] = record_id
-            if len(rows) >= BATCH_ROWS:
+            if len(rows) >= batch_rows:
                 flush()
             seq, prev_hash, prev_at = new_seq, digest, at
             if not is_leading:

@@ -34,7 +34,7 @@ from ..process import Process
 from ..records import NewRecord
 from .base import SCHEMA_VERSION, process_of, track_ref
 from .chain import ROW_COLUMNS, ChainStart, ChainWriter
-from .sql import FIRST_IDS, SUMMARY_FORMAT, SQLStore, batch_upkeep, summary_rebuild
+from .sql import FIRST_IDS, POSTGRES, SUMMARY_FORMAT, SQLStore, batch_upkeep
 
 DEFAULT_SCHEMA = "compliance"
 RIGHTS = ("monitor", "reader", "owner")
@@ -78,7 +78,7 @@ CREATE TABLE evidence_summary (
     day text NOT NULL, kind text NOT NULL, actor text NOT NULL, source_party text NOT NULL, claim text NOT NULL,
     subject text NOT NULL, sup text NOT NULL, lo bigint NOT NULL, hi bigint NOT NULL, attrs text NOT NULL,
     day_end text NOT NULL, n bigint NOT NULL, sig bigint NOT NULL, ids text NOT NULL,
-    PRIMARY KEY (day, kind, actor, source_party, claim, subject, sup, lo, hi, attrs, day_end)
+    PRIMARY KEY (day, sig, day_end)
 );
 CREATE FUNCTION first_ids(a text, b text) RETURNS text LANGUAGE sql IMMUTABLE AS $$
     SELECT coalesce(string_agg(i::text, ',' ORDER BY i), '') FROM (
@@ -176,6 +176,12 @@ BEGIN
         number := number + (SELECT count(*) FROM pg_temp.{staging} WHERE type IN ('observation', 'retraction'));
     END IF;
     INSERT INTO records ({columns}) SELECT {columns} FROM pg_temp.{staging} ORDER BY seq;
+    -- a log that has doubled since the planner last counted it (a large import, in this very transaction) is
+    -- counted again, so that what follows uses the indexes, not scans of the whole log
+    IF (SELECT reltuples FROM pg_class WHERE oid = 'records'::regclass) < last_seq / 2 THEN
+        ANALYZE records;
+        ANALYZE evidence_summary;
+    END IF;
     SELECT value INTO marker FROM meta WHERE key = 'summary';
     {ended_by};
     IF marker = '{summary_format}' || chain_head THEN
@@ -260,7 +266,7 @@ class PostgresStore(SQLStore):
     """An observation log in a schema of a PostgreSQL database."""
 
     backend = "postgresql"
-    IDS_OF = "string_agg(r.id, ',')"
+    DIALECT = POSTGRES
 
     def __init__(self, connection: Any, location: ServerLocation, process: Process, writable: bool):
         super().__init__(process, writable)
@@ -400,7 +406,7 @@ class PostgresStore(SQLStore):
         for statement in filter(str.strip, _TABLES.format(**fill).split(";\n")):
             conn.execute(statement)
         conn.execute(_BEGIN_APPEND.format(**fill))
-        upkeep = batch_upkeep(self.IDS_OF, "first_seq", "last_seq")
+        upkeep = batch_upkeep(POSTGRES, f"pg_temp.{_STAGING}")
         conn.execute(_APPEND_ROWS.format(**fill, ended_by=upkeep[0], summary=";\n        ".join(upkeep[1:])))
         for function in ("begin_append()", "append_rows(boolean, text)"):
             conn.execute(f"REVOKE ALL ON FUNCTION {schema}.{function} FROM PUBLIC")
@@ -497,6 +503,8 @@ def _dialect(sql: str) -> str:
 
 class _PostgresAppend:
     """The chain writer's session in a PostgreSQL write transaction: `begin_append()` holds the chain lock."""
+
+    batch_rows = 20_000  # fewer, larger batches: each group of the evidence summary is written fewer times
 
     def __init__(self, store: PostgresStore):
         self.store = store

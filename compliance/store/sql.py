@@ -18,7 +18,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 from contextlib import contextmanager
-from typing import Any, Iterable, Iterator
+from typing import Any, Iterable, Iterator, NamedTuple
 
 from ..errors import UnknownReferenceError
 from ..evidence import _DAYS, Row, _day
@@ -44,43 +44,59 @@ RAW_COLUMNS = ("seq, id, type, body, recorded_at, recorded_by, recorded_as, prev
 _SIGNATURE_JOIN = ("g.kind = r.kind AND g.actor = r.actor AND g.source_party = r.source_party AND g.claim = r.claim"
                    " AND g.subject = coalesce(r.subject, '') AND g.sup = coalesce(r.sup, '') AND g.lo = coalesce(r.lo, -1)"
                    " AND g.hi = coalesce(r.hi, -1) AND g.attrs = coalesce(r.attrs, '')")
-_SUMMARY_SELECT = ("SELECT r.day, r.kind, r.actor, r.source_party, r.claim, g.subject, g.sup, g.lo, g.hi, g.attrs, r.day_end,"
-                   " count(*), g.sig, first_ids('', {ids_of}) FROM records r JOIN evidence_signatures g ON " + _SIGNATURE_JOIN)
-_SUMMARY_GROUP = (" GROUP BY r.day, r.kind, r.actor, r.source_party, r.claim, g.subject, g.sup, g.lo, g.hi, g.attrs,"
-                  " r.day_end, g.sig")
+# a group of the summary is (day, signature, day_end): its key in the table (the other columns name the signature's
+# fields, for the integrity check)
+_SUMMARY_SELECT = ("SELECT r.day, g.kind, g.actor, g.source_party, g.claim, g.subject, g.sup, g.lo, g.hi, g.attrs, r.day_end,"
+                   " count(*), g.sig, {first_ids_of} FROM {rows} r JOIN evidence_signatures g ON " + _SIGNATURE_JOIN)
+_SUMMARY_GROUP = " GROUP BY r.day, g.sig, r.day_end"
+SUMMARY_KEY = "day, sig, day_end"
 _SAME_GROUP = " AND ".join(f"x.{c} = evidence_summary.{c}" for c in ("day", "kind", "actor", "source_party", "claim", "day_end")) + \
     "".join(f" AND coalesce(x.{c}, {empty}) = evidence_summary.{c}"
             for c, empty in (("subject", "''"), ("sup", "''"), ("lo", "-1"), ("hi", "-1"), ("attrs", "''")))
 _ENDED_GROUP = " AND ".join(f"evidence_summary.{c} = d.{c}" for c in GROUP_KEY.split(", "))
 
 
-def summary_rebuild(ids_of: str) -> list[str]:
+class Dialect(NamedTuple):
+    """How a backend's SQL joins a group's IDs into text (`{t}` stands for a table alias and its dot, or nothing)."""
+
+    ids_of: str  # every ID of the group, comma-separated, in no particular order
+    first_ids_of: str  # the group's first FIRST_IDS IDs by ID order, comma-separated
+
+
+SQLITE = Dialect("group_concat({t}id)", "first_ids('', group_concat({t}id))")
+POSTGRES = Dialect("string_agg({t}id, ',')", f"array_to_string((array_agg({{t}}id ORDER BY {{t}}seq))[1:{FIRST_IDS}], ',')")
+
+
+def summary_rebuild(dialect: Dialect) -> list[str]:
     """Statements that group the live observations into the (emptied) evidence summary afresh."""
     return [f"INSERT INTO evidence_signatures ({SIGNATURE}) SELECT DISTINCT kind, actor, source_party, claim,"
             " coalesce(subject, ''), coalesce(sup, ''), coalesce(lo, -1), coalesce(hi, -1), coalesce(attrs, '')"
             " FROM records WHERE type = 'observation' AND ended_by IS NULL",
-            f"INSERT INTO evidence_summary ({GROUP_KEY}, n, sig, ids) " + _SUMMARY_SELECT.format(ids_of=ids_of)
+            f"INSERT INTO evidence_summary ({GROUP_KEY}, n, sig, ids) "
+            + _SUMMARY_SELECT.format(first_ids_of=dialect.first_ids_of.format(t="r."), rows="records")
             + " WHERE r.type = 'observation' AND r.ended_by IS NULL" + _SUMMARY_GROUP]
 
 
-def batch_upkeep(ids_of: str, first: str, last: str) -> list[str]:
-    """Statements that take the records of seq `first`..`last` (just inserted, in one append) into the log: mark
-    what they end, and bring the evidence summary up to date (observations in, ended ones out, first IDs kept).
-    `first` and `last` are placeholders or variables, as the backend runs the statements."""
-    batch = f"seq BETWEEN {first} AND {last}"
-    targets = f"SELECT target FROM records WHERE {batch} AND target IS NOT NULL"
+def batch_upkeep(dialect: Dialect, batch: str) -> list[str]:
+    """Statements that take a batch of records just inserted into `records` (in one append) into the log: mark what
+    they end, and bring the evidence summary up to date (observations in, ended ones out, first IDs kept).
+    `batch` is a table of the batch's rows (the backend's: a range of `records`, or the rows it staged)."""
+    targets = f"SELECT target FROM {batch} b WHERE b.target IS NOT NULL"
     return [
-        f"UPDATE records SET ended_by = (SELECT min(t.seq) FROM records t WHERE t.target = records.id AND t.{batch})"
-        f" WHERE id IN ({targets}) AND ended_by IS NULL",
+        f"UPDATE records SET ended_by = t.seq FROM (SELECT target, min(seq) AS seq FROM {batch} b"
+        f" WHERE b.target IS NOT NULL GROUP BY target) t WHERE records.id = t.target AND records.ended_by IS NULL",
         f"INSERT INTO evidence_signatures ({SIGNATURE}) SELECT DISTINCT kind, actor, source_party, claim,"
         " coalesce(subject, ''), coalesce(sup, ''), coalesce(lo, -1), coalesce(hi, -1), coalesce(attrs, '')"
-        f" FROM records WHERE {batch} AND type = 'observation' ON CONFLICT DO NOTHING",
-        f"INSERT INTO evidence_summary ({GROUP_KEY}, n, sig, ids) " + _SUMMARY_SELECT.format(ids_of=ids_of)
-        + f" WHERE r.{batch} AND r.type = 'observation'" + _SUMMARY_GROUP
-        + f" ON CONFLICT ({GROUP_KEY}) DO UPDATE SET n = evidence_summary.n + excluded.n,"
-        " ids = first_ids(evidence_summary.ids, excluded.ids)",
+        f" FROM {batch} b WHERE b.type = 'observation' ON CONFLICT DO NOTHING",
+        f"INSERT INTO evidence_summary ({GROUP_KEY}, n, sig, ids) "
+        + _SUMMARY_SELECT.format(first_ids_of=dialect.first_ids_of.format(t="r."), rows=batch)
+        + " WHERE r.type = 'observation'" + _SUMMARY_GROUP
+        # a group with its first IDs already in hand keeps them: new IDs are larger than every stored one
+        + f" ON CONFLICT ({SUMMARY_KEY}) DO UPDATE SET n = evidence_summary.n + excluded.n,"
+        f" ids = CASE WHEN evidence_summary.n >= {FIRST_IDS} THEN evidence_summary.ids"
+        " ELSE first_ids(evidence_summary.ids, excluded.ids) END",
         # observations ended by this batch leave their group; its first IDs are read again from the records
-        f"UPDATE evidence_summary SET n = evidence_summary.n - d.k, ids = (SELECT first_ids('', {ids_of.replace('r.', 'l.')})"
+        f"UPDATE evidence_summary SET n = evidence_summary.n - d.k, ids = (SELECT first_ids('', {dialect.ids_of.format(t='l.')})"
         f" FROM (SELECT x.id FROM records x WHERE x.type = 'observation' AND x.ended_by IS NULL AND {_SAME_GROUP}"
         f" ORDER BY x.seq LIMIT {FIRST_IDS}) l) FROM (SELECT {STORED_KEY}, count(*) AS k"
         f" FROM records WHERE type = 'observation' AND id IN ({targets}) GROUP BY {GROUP_KEY}) d WHERE {_ENDED_GROUP}",
@@ -96,7 +112,7 @@ def first_ids(*lists: str | None) -> str:
 class SQLStore(Store):
     """Reads (and the meta and summary tables) in SQL shared by the SQLite and PostgreSQL backends."""
 
-    IDS_OF = "group_concat(r.id)"  # the IDs of a group as comma-separated text, in the backend's SQL
+    DIALECT = SQLITE
 
     def _execute(self, sql: str, params: Iterable[Any] = ()) -> Any:
         """Run one statement (with `?` placeholders); a cursor."""
@@ -145,7 +161,7 @@ class SQLStore(Store):
         exact = sorted({d.isoformat() for d in exact_days if d <= as_of})
         marks = ",".join("?" * len(exact))
         not_exact = f" AND day NOT IN ({marks}) AND day_end NOT IN ({marks})" if exact else ""
-        ids_of = self.IDS_OF.replace("r.", "")
+        first_ids_of = self.DIALECT.first_ids_of.format(t="")
         with self._read_transaction():  # the summary, its marker and the last record: one state of the log
             last = self._execute("SELECT seq, hash FROM records ORDER BY seq DESC LIMIT 1").fetchone()
             marker = self._execute("SELECT value FROM meta WHERE key = 'summary'").fetchone()
@@ -167,7 +183,7 @@ class SQLStore(Store):
                 rows = [Row(kind, actor, _day(d), _day(day_end), party, claim, subject, sup, lo, hi, n, ids, attrs)
                         for kind, actor, d, day_end, party, claim, subject, sup, lo, hi, attrs, n, ids in self._execute(
                             f"SELECT kind, actor, day, day_end, source_party, claim, subject, sup, lo, hi, attrs,"
-                            f" count(*), first_ids('', {ids_of}) FROM records WHERE {LIVE_AT} AND day <= ?{not_exact}"
+                            f" count(*), {first_ids_of} FROM records WHERE {LIVE_AT} AND day <= ?{not_exact}"
                             f" GROUP BY {GROUP_KEY}", (head.seq, head.seq, day, *exact, *exact))]
             if exact:
                 rows += [Row(kind, actor, _day(d), _day(day_end), party, claim, subject, sup, lo, hi, n, ids, attrs,
@@ -175,7 +191,7 @@ class SQLStore(Store):
                          for kind, actor, d, day_end, party, claim, subject, sup, lo, hi, attrs, at, at_end, n, ids
                          in self._execute(
                             f"SELECT kind, actor, day, day_end, source_party, claim, subject, sup, lo, hi, attrs, at,"
-                            f" at_end, count(*), first_ids('', {ids_of}) FROM records WHERE {LIVE_AT} AND day <= ?"
+                            f" at_end, count(*), {first_ids_of} FROM records WHERE {LIVE_AT} AND day <= ?"
                             f" AND (day IN ({marks}) OR day_end IN ({marks}))"
                             f" GROUP BY {GROUP_KEY}, at, at_end", (head.seq, head.seq, day, *exact, *exact))]
             return rows
@@ -237,7 +253,7 @@ class SQLStore(Store):
         stored = {(*row[:-1], first_ids(row[-1])) for row in self._execute(
             f"SELECT {GROUP_KEY}, n, ids FROM evidence_summary WHERE n <> 0")}
         fresh = {(*row[:-1], first_ids(row[-1])) for row in self._execute(
-            f"SELECT {STORED_KEY}, count(*), {self.IDS_OF.replace('r.', '')} FROM records WHERE type = 'observation'"
+            f"SELECT {STORED_KEY}, count(*), {self.DIALECT.ids_of.format(t='')} FROM records WHERE type = 'observation'"
             f" AND ended_by IS NULL GROUP BY {GROUP_KEY}")}
         unlisted = self._execute("SELECT count(*) FROM evidence_summary WHERE n <> 0 AND"
                                  " ids <> first_ids('', ids)").fetchone()[0]

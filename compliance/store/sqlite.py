@@ -18,8 +18,8 @@ from ..errors import InputError, StoreError
 from ..process import Process
 from ..records import NewRecord, genesis_digest
 from .base import SCHEMA_VERSION, process_of, track_ref
-from .chain import ROW_COLUMNS, ChainStart, ChainWriter
-from .sql import SUMMARY_FORMAT, SQLStore, batch_upkeep, first_ids, summary_rebuild
+from .chain import BATCH_ROWS, ROW_COLUMNS, ChainStart, ChainWriter
+from .sql import SQLITE, SUMMARY_FORMAT, SQLStore, batch_upkeep, first_ids, summary_rebuild
 
 BUSY_TIMEOUT_SECONDS = 120
 
@@ -62,7 +62,7 @@ CREATE TABLE evidence_summary (
     day TEXT NOT NULL, kind TEXT NOT NULL, actor TEXT NOT NULL, source_party TEXT NOT NULL, claim TEXT NOT NULL,
     subject TEXT NOT NULL, sup TEXT NOT NULL, lo INTEGER NOT NULL, hi INTEGER NOT NULL, attrs TEXT NOT NULL,
     day_end TEXT NOT NULL, n INTEGER NOT NULL, sig INTEGER NOT NULL, ids TEXT NOT NULL,
-    PRIMARY KEY (day, kind, actor, source_party, claim, subject, sup, lo, hi, attrs, day_end)
+    PRIMARY KEY (day, sig, day_end)
 ) WITHOUT ROWID;
 """
 # Version 1 stores (written before the clause language and the process) lack the columns attrs, at and at_end
@@ -71,7 +71,7 @@ _V1_COLUMNS = ("seq, id, type, body, recorded_at, recorded_by, prev_hash, hash, 
                " source_party, claim, subject, sup, lo, hi, target, ended_by")
 _LATER_COLUMNS = ("attrs", "at", "at_end", "recorded_as")
 _INSERT = f"INSERT INTO records ({', '.join(ROW_COLUMNS)}) VALUES ({', '.join('?' * len(ROW_COLUMNS))})"
-_UPKEEP = batch_upkeep("group_concat(r.id)", ":first", ":last")
+_UPKEEP = batch_upkeep(SQLITE, "(SELECT * FROM records WHERE seq BETWEEN :first AND :last)")
 
 
 def _retry_busy(action: Callable[[], Any]) -> Any:
@@ -259,7 +259,7 @@ class SQLiteStore(SQLStore):
         db.execute("DROP TABLE IF EXISTS evidence_signatures")
         for statement in filter(str.strip, SUMMARY_SCHEMA.split(";")):
             db.execute(statement)
-        for statement in summary_rebuild("group_concat(r.id)"):
+        for statement in summary_rebuild(SQLITE):
             db.execute(statement)
         last = db.execute("SELECT hash FROM records ORDER BY seq DESC LIMIT 1").fetchone()
         first = db.execute("SELECT value FROM meta WHERE key = 'agreement'").fetchone()
@@ -387,6 +387,8 @@ class SQLiteStore(SQLStore):
 
 class _SQLiteAppend:
     """The chain writer's session in a SQLite write transaction (`BEGIN IMMEDIATE` holds the file's write lock)."""
+
+    batch_rows = BATCH_ROWS
 
     def __init__(self, store: SQLiteStore):
         self.store = store
