@@ -195,6 +195,9 @@ class Obligation(Strict):
                 raise ValueError(f"the rule reads the term {name!r}, which the obligation does not give "
                                  f"(terms: {', '.join(self.terms) or 'none'})")
         for name, deadline in self.rule.deadlines.items():
+            for count in (deadline.days, deadline.months):
+                if isinstance(count, str) and self.terms[count].type != "count":
+                    raise ValueError(f"term {count!r} must be a whole number (deadline {name!r} counts with it)")
             if deadline.term is not None and self.terms[deadline.term].type not in ("date", "moment"):
                 raise ValueError(f"term {deadline.term!r} must be a date (deadline {name!r} reads it)")
             if deadline.term is not None and not deadline.exact and self.terms[deadline.term].inclusive is None \

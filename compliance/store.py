@@ -716,7 +716,7 @@ class Store:
                         (day, *exact, *exact)):
                     kind, actor, party, claim, subject, sup, lo, hi, attrs = signatures[sig]
                     append(Row(kind, actor, days.get(d) or _day(d), days.get(day_end) or _day(day_end), party, claim,
-                               subject, sup, lo, hi, n, ids, attrs))
+                               subject, sup, lo, hi, n, ids, attrs, None, None, sig))
             else:
                 rows = [Row(kind, actor, _day(d), _day(day_end), party, claim, subject, sup, lo, hi, n, seqs, attrs)
                         for kind, actor, d, day_end, party, claim, subject, sup, lo, hi, attrs, n, seqs in db.execute(
