@@ -76,10 +76,15 @@ def open_agreement(ctx: typer.Context, agreement: Optional[str]):
 
 
 def open_store(ctx: typer.Context, store: Optional[str], agreement: Optional[str], *, write: bool = False):
-    """Open the store for the agreement; reads never create it."""
-    from ..store import Store
+    """Open the store for the agreement; reads never create it: a read of a store that does not exist says so
+    on stderr (one line) and reads an empty log."""
+    from ..store import SAMPLE, Store
 
-    return Store.open(resolve(ctx, "store", store), open_agreement(ctx, agreement), write=write)
+    location = resolve(ctx, "store", store)
+    agr = open_agreement(ctx, agreement)
+    if not write and location != SAMPLE and not os.path.lexists(location):
+        warn(location, "no store here (check --store or COMPLIANCE_STORE); reading an empty log")
+    return Store.open(location, agr, write=write)
 
 
 def declared_codes(declare: Optional[list[str]]) -> frozenset[str]:
