@@ -31,7 +31,7 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError,
 from .agreement import INDEPENDENT, Agreement
 from .errors import ComplianceError, InputError, StoreError
 from .exchange import observation_record
-from .observation import METHODS, MAX_LONG_TEXT, MAX_TEXT
+from .observation import METHODS, MAX_LONG_TEXT, MAX_TEXT, check_party_code
 from .records import OBSERVATION, NewRecord, canonical_json
 from .sources import Registry
 
@@ -280,6 +280,8 @@ def load_mapping(path: Path | None, agreement: Agreement, declared: frozenset[st
 
 def _check_alignment(code: str, known: set[str], where: str) -> str:
     if code != INDEPENDENT and code not in known:
+        if code.upper() in known or code.lower() == INDEPENDENT:  # says which code it means
+            check_party_code(code, where, sorted(known), allow_independent=True)
         raise InputError(f"unknown party code {code!r} (known: {', '.join(sorted(known))}, independent)", where)
     return code
 

@@ -11,7 +11,7 @@ from typing import Any, Callable, Iterable, Iterator
 from .agreement import Agreement, Amendment, Ending, check_term_value
 from .dates import parse_day
 from .errors import ComplianceError, InputError
-from .observation import clean_text, parse_observation
+from .observation import check_party_code, clean_text, parse_observation
 from .records import AMENDMENT, ENDING, OBSERVATION, RETRACTION, NewRecord, Record
 
 MAX_LINE_BYTES = 1_000_000
@@ -65,7 +65,7 @@ def _parties(value: Any, agreement: Agreement, field: str = "by") -> list[str]:
     for code in codes:
         code = clean_text(code, field)
         if code not in agreement.known_codes:
-            raise InputError(f"unknown party code {code!r} (known: {', '.join(agreement.known_codes)})", field)
+            check_party_code(code, field, agreement.known_codes, declarable=False)
         result.append(code)
     return result
 

@@ -33,12 +33,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .dates import format_utc, parse_utc
-from .errors import ComplianceError, IntegrityError, StoreError
+from .errors import ComplianceError, InputError, IntegrityError, StoreError
 from .exchange import amendment_record, ending_record, retraction_record
 from .observation import parse_observation
 from .records import AMENDMENT, OBSERVATION, RECORD_TYPES, RETRACTION, NewRecord, canonical_json, chain_hash, genesis_digest
 from .store import SCHEMA_VERSION, Store, _derived
 
+_DIGEST = re.compile(r"sha256:[0-9a-f]{64}")
 # the derived columns of `records`, in `raw_rows` order after the stored fields
 DERIVED = ("kind", "actor", "day", "day_end", "source_party", "claim", "subject", "sup", "lo", "hi", "target")
 
@@ -227,6 +228,9 @@ def verify(store: Store, expect_head: str | None = None) -> VerifyReport:
     `expect_head` is a chain head published earlier (a report's `log_digest`): the log must contain it,
     which is what catches a log rewritten from some record onwards with every hash recomputed.
     """
+    if expect_head is not None and not _DIGEST.fullmatch(expect_head):
+        raise InputError(f"{_show(expect_head)} is not a chain head (sha256: and 64 hexadecimal digits, as a "
+                         "report's log_digest)", "--head")
     state = _Walk(head=genesis_digest(store.agreement.id))
     seen_expected = expect_head is None or expect_head == state.head
     try:

@@ -7,7 +7,7 @@ import math
 import re
 from functools import lru_cache
 from types import SimpleNamespace
-from typing import Any, Literal
+from typing import Any, Iterable, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, ValidationError, field_validator
 
@@ -188,14 +188,29 @@ def _moment(text: str, tz: dt.tzinfo) -> tuple[dt.date, dt.datetime]:
     return parse_moment(text, tz)
 
 
-def _check_code(code: str, field: str, agreement: Agreement, declared: frozenset[str], allow_independent: bool) -> None:
+def check_party_code(code: str, field: str, known: Iterable[str], declared: Iterable[str] = (),
+                     allow_independent: bool = False, declarable: bool = True) -> None:
+    """A party code the agreement knows (or the monitor declares), or `independent` where allowed; InputError
+    naming `field` otherwise. A code in the wrong case (`am`) is told the code it means (`AM`)."""
     if allow_independent and code == INDEPENDENT:
         return
+    known = list(known)
+    listed = list(dict.fromkeys([*known, *sorted(declared), *([INDEPENDENT] if allow_independent else [])]))
+    if code in listed:
+        return
+    meant = next((c for c in listed if c.casefold() == code.casefold()), None)
+    if meant is not None:
+        raise InputError(f"unknown party code {code!r}: codes are case-sensitive; did you mean {meant}?", field)
     if not _PARTY_RE.match(code):
         raise InputError(f"{code!r} is not a party code (pattern {PARTY_CODE}{' or independent' if allow_independent else ''})", field)
-    if code not in agreement.known_codes and code not in declared:
-        known = ", ".join([*agreement.known_codes, *sorted(declared), *([INDEPENDENT] if allow_independent else [])])
-        raise InputError(f"unknown party code {code!r} (known: {known}; declare a new actor with --declare {code})", field)
+    hint = f"; declare a new actor with --declare {code}" if declarable else ""
+    raise InputError(f"unknown party code {code!r} (known: {', '.join(listed)}{hint})", field)
+
+
+def _check_code(code: str, field: str, agreement: Agreement, declared: frozenset[str], allow_independent: bool) -> None:
+    if (allow_independent and code == INDEPENDENT) or code in agreement.known_codes or code in declared:
+        return
+    check_party_code(code, field, agreement.known_codes, declared, allow_independent)
 
 
 def parse_observation(data: Any, agreement: Agreement, declared: frozenset[str] = frozenset()) -> Observation:

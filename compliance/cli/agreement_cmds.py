@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import json
+from contextlib import contextmanager
 from enum import Enum
-from typing import Optional
+from typing import Iterator, Optional
 
 import typer
 
@@ -122,6 +123,21 @@ def clauses_show(
     typer.echo("\n".join(lines))
 
 
+_OPTIONS = {"obligation": "OBLIGATION", "term": "--term", "value": "--value", "agreed_on": "--agreed-on", "by": "--by",
+            "on": "--on", "source": "--source", "note": "--note"}
+
+
+@contextmanager
+def _named_as_options() -> Iterator[None]:
+    """Errors of an amendment or ending record name the command-line option, not the exchange field."""
+    from ..errors import InputError
+
+    try:
+        yield
+    except InputError as error:
+        raise type(error)(error.reason, _OPTIONS.get(error.where or "", error.where)) from None
+
+
 @app.command("amend")
 @handles_errors
 def amend(
@@ -145,8 +161,9 @@ def amend(
     from .common import open_agreement
 
     agr = open_agreement(ctx, agreement)
-    record = amendment_record({"obligation": obligation, "term": term, "value": value, "agreed_on": agreed_on,
-                               "by": by, "source": source, "note": note}, agr)
+    with _named_as_options():
+        record = amendment_record({"obligation": obligation, "term": term, "value": value, "agreed_on": agreed_on,
+                                   "by": by, "source": source, "note": note}, agr)
     db = open_store(ctx, store, agreement, write=True)
     (new_id,) = db.append([record], resolve(ctx, "monitor", monitor))
     typer.echo(new_id)
@@ -173,7 +190,8 @@ def end(
     from .common import open_agreement
 
     agr = open_agreement(ctx, agreement)
-    record = ending_record({"obligation": obligation, "on": on, "by": by, "source": source, "note": note}, agr)
+    with _named_as_options():
+        record = ending_record({"obligation": obligation, "on": on, "by": by, "source": source, "note": note}, agr)
     db = open_store(ctx, store, agreement, write=True)
     (new_id,) = db.append([record], resolve(ctx, "monitor", monitor))
     typer.echo(new_id)
