@@ -43,7 +43,7 @@ def _term_value(agreement: Agreement, obligation: str, term: str, value: Any) ->
     if term not in ob.terms:
         raise InputError(f"{obligation} has no term {term!r} (terms: {', '.join(ob.terms) or 'none'})", "term")
     if isinstance(ob.terms[term].value, dt.date):
-        return parse_day(value, agreement.tz) if not isinstance(value, dt.date) else value
+        return _date_field(value, agreement, "value") if not isinstance(value, dt.date) else value
     if isinstance(value, bool):
         raise InputError("must be a whole number", "value")
     if isinstance(value, str) and value.strip().isascii() and value.strip().isdigit():  # not '²': int() rejects it

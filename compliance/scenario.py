@@ -32,7 +32,7 @@ import yaml
 from pydantic import BaseModel, BeforeValidator, ConfigDict, ValidationError, model_validator
 
 from .agreement import PARTY_CODE, Agreement, check_term_value
-from .dates import EARLIEST_YEAR, LATEST_YEAR
+from .dates import EARLIEST_YEAR, LATEST_YEAR, not_a_date
 from .errors import ComplianceError, InputError, StoreError, UnknownReferenceError
 from .evidence import Row, id_key
 from .observation import Observation, parse_observation
@@ -62,7 +62,7 @@ def _day(value: Any) -> dt.date:
         try:
             value = dt.date.fromisoformat(text)
         except ValueError:
-            raise ValueError(f"{text!r} is not a date (YYYY-MM-DD)") from None
+            raise ValueError(not_a_date(text, "a date (YYYY-MM-DD)")) from None
     if not isinstance(value, dt.date):
         raise ValueError(f"must be a date (YYYY-MM-DD), got {type(value).__name__}")
     if not EARLIEST_YEAR <= value.year <= LATEST_YEAR:

@@ -301,7 +301,7 @@ def test_cli_writes_reports_and_prints_paths(agreement, tmp_path):
 @pytest.mark.parametrize("args, message", [
     (["--period", "2021-13"], "compliance: error: --period: '2021-13' is not a month (YYYY-MM) or quarter (YYYY-Qn)"),
     (["--period", "2021-Q5"], "compliance: error: --period: '2021-Q5' is not a month (YYYY-MM) or quarter (YYYY-Qn)"),
-    (["--as-of", "2021-02-30"], "compliance: error: --as-of: '2021-02-30' is not an ISO 8601 date (YYYY-MM-DD) or date-time"),
+    (["--as-of", "2021-02-30"], "compliance: error: --as-of: 2021-02-30 is not a day of the calendar"),
     (["--from", "2021-01"], "compliance: error: --to: a series needs both --from and --to"),
     (["--every", "month"], "compliance: error: --every: goes with --from and --to"),
 ])
