@@ -228,6 +228,8 @@ def read_jsonl(lines: Iterable[str | bytes], agreement: Agreement, where: str,
     records: list[NewRecord] = []
     first_restore: bool | None = None
     for number, raw in enumerate(lines, start=1):
+        if number == 1:  # a UTF-8 byte-order mark starts the file, not the JSON (as the ACLED import reads it)
+            raw = raw.removeprefix(b"\xef\xbb\xbf") if isinstance(raw, bytes) else raw.removeprefix("\ufeff")
         try:
             if isinstance(raw, bytes):
                 if len(raw) > MAX_LINE_BYTES:
