@@ -118,6 +118,8 @@ def load_agreement(ref: str | Path) -> Agreement:
         path = files[0]
     elif candidate.is_file():
         path = candidate
+    elif candidate.exists():  # a pipe (`<(...)`), a device, a socket: read it, or fail as a file that cannot be read
+        return parse_agreement(_read(candidate), str(candidate))
     else:
         raise UnknownReferenceError(
             f"no bundled agreement or clause file {text!r} (bundled: {', '.join(bundled_ids()) or 'none'})", "--agreement")
