@@ -91,7 +91,9 @@ def _amendment_choice(value: Any) -> bool | list[str]:
     raise ValueError(f"must be true, false or a list of amendment IDs, got {value!r}")
 
 
-def _term_value(value: Any) -> dt.date | int:
+def _term_value(value: Any) -> dt.date | int | str:
+    """A term override: a date, a whole number, or other text that `_resolve_terms` refuses in the words of
+    the term it was meant for (a limit is a whole number: "2,500" is not one)."""
     if isinstance(value, bool):
         raise ValueError(f"must be a date (YYYY-MM-DD) or a whole number >= 0, got {value!r}")
     if isinstance(value, int):
@@ -100,6 +102,8 @@ def _term_value(value: Any) -> dt.date | int:
         return value
     if isinstance(value, str) and value.strip().isdigit():
         return int(value.strip())
+    if isinstance(value, str) and not _DAY.match(value.strip()):
+        return value.strip()
     if isinstance(value, (str, dt.date)):
         return _day(value)
     raise ValueError(f"must be a date (YYYY-MM-DD) or a whole number >= 0, got {value!r}")
@@ -117,7 +121,7 @@ def _code(value: Any) -> str:
 Day = Annotated[dt.date, BeforeValidator(_day)]
 ObservationId = Annotated[str, BeforeValidator(_observation_id)]
 AmendmentChoice = Annotated[Union[bool, list[str]], BeforeValidator(_amendment_choice)]
-TermValue = Annotated[Union[dt.date, int], BeforeValidator(_term_value)]
+TermValue = Annotated[Union[dt.date, int, str], BeforeValidator(_term_value)]
 Code = Annotated[str, BeforeValidator(_code)]
 
 
@@ -368,6 +372,9 @@ def _resolve_terms(scenario: Scenario, agreement: Agreement) -> dict[str, dict[s
                 has = f"{ob_id} has: {', '.join(ob.terms)}" if ob.terms else f"{ob_id} has no terms"
                 raise UnknownReferenceError(f"unknown term {name!r} ({has})", field)
             wants_date = isinstance(ob.terms[name].value, dt.date)
+            if isinstance(value, str) and not wants_date:
+                raise InputError(f"a {name} is a whole number >= 0, written without separators (2500); got {value!r}",
+                                 field)
             if wants_date != isinstance(value, dt.date):
                 shown = value.isoformat() if isinstance(value, dt.date) else value
                 raise InputError(f"term {name!r} of {ob_id} takes "
