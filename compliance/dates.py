@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
 import re
 from functools import lru_cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -86,8 +87,19 @@ def parse_day(value: object, tz: dt.tzinfo) -> dt.date:
     return parse_moment(value, tz)[0]
 
 
+TODAY_VARIABLE = "COMPLIANCE_TODAY"
+
+
 def today(tz: dt.tzinfo) -> dt.date:
-    """Today's date in `tz`."""
+    """Today's date in `tz`; COMPLIANCE_TODAY=YYYY-MM-DD pins it (for tests, and to replay a past run)."""
+    pinned = os.environ.get(TODAY_VARIABLE, "").strip()
+    if pinned:
+        try:
+            day = dt.date.fromisoformat(pinned)
+        except ValueError:
+            raise InputError(not_a_date(pinned, "a date (YYYY-MM-DD)"), TODAY_VARIABLE) from None
+        _check_year(day.year)
+        return day
     return dt.datetime.now(tz).date()
 
 

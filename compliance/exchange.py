@@ -29,6 +29,18 @@ def observation_record(fields: dict[str, Any], agreement: Agreement, declared: f
     return NewRecord(OBSERVATION, body, observation=obs, target=body.get("supersedes"), **store_fields)
 
 
+def reject_future(records: Iterable[NewRecord], today: dt.date, where: str | None = None) -> None:
+    """Refuse a new observation (or correction) dated after `today` (in the agreement's time zone): a log
+    records what has happened. Restored records keep their history and are not checked. `where` names the
+    file whose lines the records are."""
+    for record in records:
+        obs = record.observation
+        if obs is not None and not record.is_restore and obs.day > today:
+            place = f"{where}:{record.line}: date" if where is not None and record.line is not None else "date"
+            raise InputError(f"{obs.fields['date']} is after today ({today.isoformat()} in the agreement's time "
+                             "zone); an observation records what has already happened", place)
+
+
 def retraction_record(target: str | int, reason: Any, **store_fields: Any) -> NewRecord:
     """A retraction of observation `target`, with its reason."""
     text = clean_text(reason, "reason")

@@ -135,8 +135,9 @@ def test_hostile_observation_lines(tmp_path: Path, case: str) -> None:
     assert not store.exists(), "a store was created by a failed import"
 
 
-def test_every_observation_field_limit_is_exact(tmp_path: Path) -> None:
+def test_every_observation_field_limit_is_exact(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     # the limits themselves are accepted: 1,000 characters, 10,000 for quote and notes
+    monkeypatch.setenv("COMPLIANCE_TODAY", "2199-12-31")  # a date after today is refused: the clock at the last year
     path = tmp_path / "in.jsonl"
     path.write_text(line(source="s" * 1000, quote="q" * 10_000, notes="n" * 10_000, date="1900-01-01T00:00:00+03:00")
                     + "\n" + line(date="2199-12-31", value=2**63 - 1) + "\n", encoding="utf-8")

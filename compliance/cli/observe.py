@@ -116,7 +116,8 @@ def add(
     Example: compliance observe add --kind contingent.personnel --date 2020-11-20 --actor RU --value 1960
     --source 'Russian MoD' --source-party RU --method statement
     """
-    from ..exchange import observation_record
+    from ..dates import today
+    from ..exchange import observation_record, reject_future
 
     if source_party is None:
         source_party = _registry_alignment(ctx, registry, store, source)
@@ -125,6 +126,7 @@ def add(
                      date_end=date_end, method=method, supervised_by=supervised_by, url=url, quote=quote, notes=notes)
     agr = open_agreement(ctx, agreement)
     record = observation_record(fields, agr, declared_codes(declare))
+    reject_future([record], today(agr.tz))
     db = open_store(ctx, store, agreement, write=True)
     (new_id,) = db.append([record], resolve(ctx, "monitor", monitor))
     typer.echo(new_id)
@@ -166,8 +168,9 @@ def correct(
 
     Example: compliance observe correct 12 --date 2021-09-11
     """
+    from ..dates import today
     from ..errors import InputError
-    from ..exchange import observation_record
+    from ..exchange import observation_record, reject_future
     from ..records import OBSERVATION
 
     changes = _fields(kind=kind, date=date, actor=actor, source=source, source_party=source_party, value=value,
@@ -188,6 +191,8 @@ def correct(
         fields.pop("value", None)
     fields.update(changes)
     record = observation_record(fields, db.agreement, declared_codes(declare), supersedes=target.id)
+    if "date" in changes:
+        reject_future([record], today(db.agreement.tz))
     (new_id,) = db.append([record], resolve(ctx, "monitor", monitor))
     typer.echo(new_id)
 
@@ -257,7 +262,8 @@ def import_(
     for option, value in (("--mapping", mapping), ("--default-source-party", default_source_party)):
         if value is not None:
             raise InputError("applies only to --format acled", option)
-    from ..exchange import read_jsonl
+    from ..dates import today
+    from ..exchange import read_jsonl, reject_future
     from ..progress import tracked
 
     if file == "-":
@@ -278,6 +284,7 @@ def import_(
 
     with tracked(lines, len(lines), "validating", min_total=PROGRESS_MIN_LINES) as shown:
         records = read_jsonl(shown, agr, where, declared, alignment)
+    reject_future(records, today(agr.tz), where)
     db = open_store(ctx, store, agreement, write=True)
     ids = _append(db, records, resolve(ctx, "monitor", monitor), where)
     typer.echo(f"{len(ids)}")
@@ -300,6 +307,8 @@ def _import_acled(ctx: typer.Context, file: str, agr: Any, declared: frozenset[s
                   mapping: Optional[str], default_source_party: Optional[str], store: Optional[str],
                   agreement: Optional[str], monitor: Optional[str]) -> None:
     from ..acled import load_mapping, plan_import, read_acled, read_text
+    from ..dates import today
+    from ..exchange import reject_future
 
     rules = load_mapping(Path(mapping) if mapping else None, agr, declared)
     if file == "-":
@@ -312,6 +321,7 @@ def _import_acled(ctx: typer.Context, file: str, agr: Any, declared: frozenset[s
     else:
         text, where = read_text(Path(file)), file
     rows = read_acled(text, where, agr, rules, sources, declared, default_source_party)
+    reject_future([c.record for c in rows.candidates], today(agr.tz), where)
     db = open_store(ctx, store, agreement, write=True)
     plan = plan_import(rows, db)
     ids = _append(db, plan.records, resolve(ctx, "monitor", monitor), where)
