@@ -207,6 +207,19 @@ def check_party_code(code: str, field: str, known: Iterable[str], declared: Iter
     raise InputError(f"unknown party code {code!r} (known: {', '.join(listed)}{hint})", field)
 
 
+def check_kind(kind: str, agreement: Agreement, field: str = "kind") -> Any:
+    """The agreement's declaration of `kind`; InputError naming `field`, with the valid kinds, when it has none."""
+    spec = agreement.kinds.get(kind)
+    if spec is None:
+        raise InputError(f"unknown kind {kind!r} (valid kinds: {', '.join(agreement.kinds)})", field)
+    return spec
+
+
+def check_actor(code: str, agreement: Agreement, declared: frozenset[str] = frozenset(), field: str = "actor") -> None:
+    """An actor code the agreement knows or the monitor declares; InputError naming `field` otherwise."""
+    _check_code(code, field, agreement, declared, allow_independent=False)
+
+
 def _check_code(code: str, field: str, agreement: Agreement, declared: frozenset[str], allow_independent: bool) -> None:
     if (allow_independent and code == INDEPENDENT) or code in agreement.known_codes or code in declared:
         return
@@ -231,9 +244,7 @@ def parse_observation(data: Any, agreement: Agreement, declared: frozenset[str] 
         except ValidationError as error:
             raise _first_error(error) from None
 
-    spec = agreement.kinds.get(fields.kind)
-    if spec is None:
-        raise InputError(f"unknown kind {fields.kind!r} (valid kinds: {', '.join(agreement.kinds)})", "kind")
+    spec = agreement.kinds.get(fields.kind) or check_kind(fields.kind, agreement)
     _check_code(fields.actor, "actor", agreement, declared, allow_independent=False)
     _check_code(fields.source_party, "source_party", agreement, declared, allow_independent=True)
 

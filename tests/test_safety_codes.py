@@ -55,3 +55,24 @@ def test_sources_list_party_filter_is_validated():
     error(run("sources", "list", "--party", "XX"), "--party")
     assert "did you mean RU?" in error(run("sources", "list", "--party", "ru"), "--party")
     assert run("sources", "list", "--party", "RU").exit_code == 0
+
+
+@pytest.mark.parametrize("args, where, words", [
+    (["--kind", "ceasfire.breach"], "--kind", ["unknown kind 'ceasfire.breach'", "ceasefire.breach"]),
+    (["--actor", "XX"], "--actor", ["unknown party code 'XX'", "--declare XX"]),
+    (["--actor", "az"], "--actor", ["did you mean AZ?"]),
+    (["--since", "2021-05-01", "--until", "2021-01-01"], "--since", ["2021-05-01 is after --until 2021-01-01"]),
+    (["--since", "soon"], "--since", ["'soon' is not"]),
+    (["--kind", " "], "--kind", ["must not be empty"]),
+])
+def test_observe_list_filters_are_validated_like_add(args, where, words):
+    line = error(run("--store", "sample", "observe", "list", *args), where)
+    assert all(word in line for word in words), line
+
+
+def test_observe_list_valid_filters_and_declared_actors():
+    assert run("--store", "sample", "observe", "list", "--actor", "NK").stdout.endswith("3 observations\n")
+    declared = run("--store", "sample", "observe", "list", "--actor", "XX", "--declare", "XX")
+    assert declared.exit_code == 0 and declared.stdout.endswith("0 observations\n")
+    same_day = run("--store", "sample", "observe", "list", "--since", "2021-07-13", "--until", "2021-07-13")
+    assert same_day.exit_code == 0

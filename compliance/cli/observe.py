@@ -360,21 +360,34 @@ def list_(
     since: Optional[str] = typer.Option(None, "--since", help="Only observations dated on or after this date."),
     until: Optional[str] = typer.Option(None, "--until", help="Only observations dated on or before this date."),
     output: ListFormat = typer.Option(ListFormat.table, "--format", help="Output format."),
+    declare: Optional[list[str]] = DeclareOption,
     store: Optional[str] = StoreOption,
     agreement: Optional[str] = AgreementOption,
 ) -> None:
     """List the live observations (not superseded or retracted), by date then ID.
 
+    The filters are checked as `observe add` checks its fields: an unknown kind or actor, or --since after
+    --until, is an error (exit 2), not an empty list.
+
     Example: compliance --store sample observe list --kind ceasefire.breach --since 2021-07-01
     """
     from tabulate import tabulate
 
-    from ..observation import count_text
+    from ..errors import InputError
+    from ..observation import check_actor, check_kind, clean_text, count_text
 
+    agr = open_agreement(ctx, agreement)
+    if kind is not None:
+        kind = clean_text(kind, "--kind")
+        check_kind(kind, agr, "--kind")
+    if actor is not None:
+        actor = clean_text(actor, "--actor")
+        check_actor(actor, agr, declared_codes(declare), "--actor")
+    first, last = parse_date_option(since, "--since", agr.tz), parse_date_option(until, "--until", agr.tz)
+    if first is not None and last is not None and first > last:
+        raise InputError(f"{first.isoformat()} is after --until {last.isoformat()}", "--since")
     db = open_store(ctx, store, agreement)
-    tz = db.agreement.tz
-    records = db.live_observations(db.head(), kind=kind, actor=actor, since=parse_date_option(since, "--since", tz),
-                                   until=parse_date_option(until, "--until", tz))
+    records = db.live_observations(db.head(), kind=kind, actor=actor, since=first, until=last)
     if output == ListFormat.json:
         typer.echo(json.dumps([r.export() for r in records], indent=2, ensure_ascii=False))
     elif output == ListFormat.jsonl:
