@@ -37,7 +37,7 @@ from .errors import ComplianceError, InputError, IntegrityError, StoreError
 from .exchange import amendment_record, ending_record, retraction_record
 from .observation import parse_observation
 from .records import AMENDMENT, OBSERVATION, RECORD_TYPES, RETRACTION, NewRecord, canonical_json, chain_hash, genesis_digest
-from .store import SCHEMA_VERSION, Store, _derived
+from .store import SCHEMA_VERSION, Store, _derived, bundled_ids
 
 _DIGEST = re.compile(r"sha256:[0-9a-f]{64}")
 # the derived columns of `records`, in `raw_rows` order after the stored fields
@@ -96,7 +96,7 @@ def _expected_body(record_type: str, body: dict[str, Any], store: Store) -> tupl
     return ending_record(dict(body), agreement).body, {}, None
 
 
-def _check_id(seq: int, record_id: str, record_type: str, agreement_id: str) -> None:
+def _check_id(seq: int, record_id: str, record_type: str, agreement_id: str, bundled: frozenset[str] = frozenset()) -> None:
     if record_type in (OBSERVATION, RETRACTION):
         if record_id != str(seq):
             raise _fail(record_id, f"a {record_type} ID must be its sequence number {seq}")
@@ -104,6 +104,8 @@ def _check_id(seq: int, record_id: str, record_type: str, agreement_id: str) -> 
         letter = "A" if record_type == AMENDMENT else "E"
         if not re.fullmatch(rf"{re.escape(agreement_id)}-{letter}[1-9][0-9]*", record_id):
             raise _fail(record_id, f"an {record_type} ID must be {agreement_id}-{letter}<n>")
+        if record_id in bundled:
+            raise _fail(record_id, f"an {record_type} ID that the clause file of {agreement_id} already uses")
 
 
 def _check_row(row: tuple[Any, ...], store: Store, state: "_Walk") -> None:
@@ -119,7 +121,7 @@ def _check_row(row: tuple[Any, ...], store: Store, state: "_Walk") -> None:
         raise _fail(record_id, "ID appears twice in the log")
     if record_type not in RECORD_TYPES:
         raise _fail(record_id, f"unknown record type {_show(record_type)}")
-    _check_id(seq, record_id, record_type, store.agreement.id)
+    _check_id(seq, record_id, record_type, store.agreement.id, state.bundled)
 
     # the chain
     if prev_hash != state.head:
@@ -199,6 +201,7 @@ class _Walk:
     first_target: dict[str, int] = field(default_factory=dict)
     ended_by: dict[str, Any] = field(default_factory=dict)
     by_type: dict[str, int] = field(default_factory=dict)
+    bundled: frozenset[str] = frozenset()  # the amendment and ending IDs of the clause file
 
 
 def _check_meta(meta: dict[str, str], store: Store, state: _Walk) -> None:
@@ -231,7 +234,7 @@ def verify(store: Store, expect_head: str | None = None) -> VerifyReport:
     if expect_head is not None and not _DIGEST.fullmatch(expect_head):
         raise InputError(f"{_show(expect_head)} is not a chain head (sha256: and 64 hexadecimal digits, as a "
                          "report's log_digest)", "--head")
-    state = _Walk(head=genesis_digest(store.agreement.id))
+    state = _Walk(head=genesis_digest(store.agreement.id), bundled=bundled_ids(store.agreement))
     seen_expected = expect_head is None or expect_head == state.head
     try:
         with store.reading():

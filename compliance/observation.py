@@ -48,6 +48,14 @@ def clean_text(value: Any, field: str, limit: int = MAX_TEXT) -> str:
     return text
 
 
+def clean_name(value: Any, field: str) -> str:
+    """A one-line name (who records: `recorded_by`): clean_text, and no newline or tab either."""
+    text = clean_text(value, field)
+    if "\n" in text or "\t" in text:
+        raise InputError("contains a control character (a name is one line, without tabs)", field)
+    return text
+
+
 def count_text(fields: dict[str, Any], dash: str = "-") -> str:
     """How an observation's count reads: '1,960', '7,000-8,000', or '' when it has none."""
     if "value" in fields:

@@ -16,7 +16,8 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, NamedTuple
 
 from .agreement import Agreement
 from .dates import format_utc, parse_utc, utc_now
-from .errors import InputError, IntegrityError, StoreError, StoreMismatchError, UnknownReferenceError
+from .errors import InputError, StoreError, StoreMismatchError, UnknownReferenceError
+from .observation import clean_name
 from .records import AMENDMENT, ENDING, OBSERVATION, RETRACTION, NewRecord, Record, genesis_digest
 
 if TYPE_CHECKING:
@@ -239,6 +240,11 @@ def _retry_busy(action: Callable[[], Any]) -> Any:
             time.sleep(0.005)
 
 
+def bundled_ids(agreement: Agreement) -> frozenset[str]:
+    """The IDs of the amendments and endings in the clause file, which no record of the log may take."""
+    return frozenset(item.id for item in (*agreement.amendments, *agreement.endings))
+
+
 class Store:
     """An observation log of one agreement, backed by SQLite; reads never create it."""
 
@@ -344,6 +350,8 @@ class Store:
         if not records:
             return []
         restore = records[0].is_restore
+        if not restore:  # as a restore reads it back: trimmed, no control characters, at most 1,000 characters
+            recorded_by = clean_name(recorded_by, "recorded_by")
         if len({_store_fields(r) == _NO_STORE_FIELDS for r in records}) > 1:  # some is_restore, some not
             raise InputError("store fields (id, recorded_at, recorded_by, hash) must be on every line or on none")
         db = self._db
@@ -414,8 +422,9 @@ class Store:
                     self._check_target(record, ended_in_batch)
                 body_json = _canonical_json(record.body)
                 digest = _chain_hash(prev_hash, record_id, record.type, body_json, at, by)
-                if restore and record.hash is not None and record.hash != digest:
-                    raise IntegrityError(f"hash does not match the rebuilt chain (expected {digest})", "hash")
+                if restore and record.hash is not None and record.hash != digest:  # a line of the file: bad input
+                    raise InputError(f"does not match the rebuilt chain (expected {digest}): the export was changed "
+                                     "after it was written, or is not whole", "hash")
                 derived = _derived_values(record)
                 pending.append(((new_seq, record_id, record.type, body_json, at, by, prev_hash, digest, *derived,
                                  record.target), record_id, record.line))
@@ -515,6 +524,9 @@ class Store:
             raise InputError(f"amendment IDs are {self.agreement.id}-A<n>, got {record.id!r}", "id")
         if record.type == ENDING and not re.fullmatch(rf"{re.escape(self.agreement.id)}-E[1-9][0-9]*", record.id):
             raise InputError(f"ending IDs are {self.agreement.id}-E<n>, got {record.id!r}", "id")
+        if record.id in bundled_ids(self.agreement):
+            raise InputError(f"{record.id} is the ID of an {record.type} in the clause file of {self.agreement.id}; "
+                             "a log's amendments and endings are numbered after the clause file's", "id")
         at = format_utc(parse_utc(record.recorded_at))
         if at < prev_at:
             raise InputError(f"recorded_at {record.recorded_at} is earlier than the record before it", "recorded_at")

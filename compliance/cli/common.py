@@ -49,23 +49,34 @@ def _root(ctx: typer.Context) -> GlobalOptions:
 
 
 def resolve(ctx: typer.Context, name: str, given: Optional[str]) -> str:
-    """The option's value: after the subcommand, then before it, then the environment, then the default."""
+    """The option's value: after the subcommand, then before it, then the environment, then the default.
+    The monitor's name is checked and trimmed as every stored text is, naming where it came from."""
     if given:
-        return given
+        return _checked(name, given, "--as")
     before = getattr(_root(ctx), name)
     if before:
-        return before
+        return _checked(name, before, "--as")
     env = {"store": "COMPLIANCE_STORE", "agreement": "COMPLIANCE_AGREEMENT", "monitor": "COMPLIANCE_MONITOR"}[name]
     if os.environ.get(env):
-        return os.environ[env]
+        return _checked(name, os.environ[env], env)
     if name == "store":
         return os.path.join("observations", "observations.db")
     if name == "agreement":
         return "nov-10-2020"
     try:
-        return getpass.getuser()
+        return _checked(name, getpass.getuser(), "the user name (give --as)")
     except Exception:  # no user name in this environment
         return "unknown"
+
+
+def _checked(name: str, value: str, where: str) -> str:
+    """`recorded_by` as the store keeps it (trimmed, no control characters, at most 1,000 characters), so that
+    any log the tool writes exports and restores with the same digest."""
+    if name != "monitor":
+        return value
+    from ..observation import clean_name
+
+    return clean_name(value, where)
 
 
 def open_agreement(ctx: typer.Context, agreement: Optional[str]):
@@ -82,9 +93,32 @@ def open_store(ctx: typer.Context, store: Optional[str], agreement: Optional[str
 
     location = resolve(ctx, "store", store)
     agr = open_agreement(ctx, agreement)
-    if not write and location != SAMPLE and not os.path.lexists(location):
+    new = location != SAMPLE and not os.path.lexists(location)
+    if new and not write:
         warn(location, "no store here (check --store or COMPLIANCE_STORE); reading an empty log")
-    return Store.open(location, agr, write=write)
+    db = Store.open(location, agr, write=write)
+    if new and write:
+        _CREATED.append((db, location))
+    return db
+
+
+# Stores the running command created: if it fails, one it left empty is removed again, so that a refused
+# write (a tampered restore, a correction of an unknown ID) leaves no store file behind.
+_CREATED: list[tuple[Any, str]] = []
+
+
+def _discard_created() -> None:
+    while _CREATED:
+        db, location = _CREATED.pop()
+        try:
+            if not db.is_empty():
+                continue
+            db.close()
+            for path in (location, f"{location}-wal", f"{location}-shm", f"{location}-journal"):
+                if os.path.lexists(path):
+                    os.unlink(path)
+        except (OSError, sqlite3.Error):  # best effort: the error being reported matters more
+            pass
 
 
 def declared_codes(declare: Optional[list[str]]) -> frozenset[str]:
@@ -231,7 +265,14 @@ def handles_errors(func: F) -> F:
         if undecodable is not None:  # bytes that are not UTF-8 reach Python as unpaired surrogates
             fail(undecodable, "is not valid Unicode text (bytes that are not UTF-8)", 2)
         try:
-            return func(*args, **kwargs)
+            try:
+                return func(*args, **kwargs)
+            except BaseException as error:
+                if not (isinstance(error, typer.Exit) and error.exit_code in (0, 1)):
+                    _discard_created()
+                raise
+            finally:
+                _CREATED.clear()
         except ComplianceError as error:
             fail(error.where, error.reason.replace("\n", " "), error.exit_code)
         except BrokenPipeError:  # the reader went away (`compliance ... | head`): stop quietly
