@@ -40,7 +40,9 @@ def snapshot(store: Store, as_of: dt.date | None = None, as_recorded: dt.datetim
     head = store.head(as_recorded)
     rows = [Row.from_group(group) for group in store.evidence_groups(head, as_of)]
     amendments = list(agreement.amendments) + [amendment_model(r, agreement) for r in store.agreement_records(head, AMENDMENT)]
-    endings = list(agreement.endings) + [ending_model(r) for r in store.agreement_records(head, ENDING)]
+    recorded = store.agreement_records(head, ENDING)
+    superseded = {r.body["supersedes"] for r in recorded if r.body.get("supersedes")}  # corrected endings
+    endings = [e for e in (*agreement.endings, *map(ending_model, recorded)) if e.id not in superseded]
     return Snapshot(agreement, head, as_of, rows, amendments, endings, as_recorded, store)
 
 

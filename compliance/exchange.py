@@ -114,8 +114,9 @@ def amendment_record(data: dict[str, Any], agreement: Agreement, **store_fields:
 
 
 def ending_record(data: dict[str, Any], agreement: Agreement, **store_fields: Any) -> NewRecord:
-    """A record that an obligation stopped applying on a date."""
-    _only(data, {"obligation", "on", "by", "source", "note"})
+    """A record that an obligation stopped applying on a date; with `supersedes`, the correction of an earlier
+    ending of the same obligation, which then no longer applies."""
+    _only(data, {"obligation", "on", "by", "source", "note", "supersedes"})
     for key in ("obligation", "on", "by", "source"):
         if data.get(key) in (None, ""):
             raise InputError("is required", key)
@@ -128,6 +129,8 @@ def ending_record(data: dict[str, Any], agreement: Agreement, **store_fields: An
     }
     if data.get("note"):
         body["note"] = clean_text(data["note"], "note", 10_000)
+    if data.get("supersedes") is not None:  # the ending this one corrects (a wrong date, say)
+        body["supersedes"] = clean_text(data["supersedes"], "supersedes")
     return NewRecord(ENDING, body, **store_fields)
 
 

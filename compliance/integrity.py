@@ -36,7 +36,7 @@ from .dates import format_utc, parse_utc
 from .errors import ComplianceError, InputError, IntegrityError, StoreError
 from .exchange import amendment_record, ending_record, retraction_record
 from .observation import parse_observation
-from .records import AMENDMENT, OBSERVATION, RECORD_TYPES, RETRACTION, NewRecord, canonical_json, chain_hash, genesis_digest
+from .records import AMENDMENT, ENDING, OBSERVATION, RECORD_TYPES, RETRACTION, NewRecord, canonical_json, chain_hash, genesis_digest
 from .store import SCHEMA_VERSION, Store, _derived, bundled_ids
 
 _DIGEST = re.compile(r"sha256:[0-9a-f]{64}")
@@ -183,10 +183,26 @@ def _check_row(row: tuple[Any, ...], store: Store, state: "_Walk") -> None:
             raise _fail(record_id, f"{field_name} {target}: already ended by the record at seq {state.first_target[target]}")
         state.first_target[target] = seq
     state.ended_by[record_id] = ended_by
+    if record_type == ENDING:
+        _check_ending_link(record_id, body, state)
 
     state.types[record_id] = record_type
     state.by_type[record_type] = state.by_type.get(record_type, 0) + 1
     state.seq, state.head, state.recorded_at, state.last_id = seq, digest, recorded_at, record_id
+
+
+def _check_ending_link(record_id: str, body: dict[str, Any], state: "_Walk") -> None:
+    """An ending that `supersedes` another names an earlier ending of the same obligation, superseded once."""
+    target = body.get("supersedes")
+    if target is not None:
+        if target not in state.endings:
+            raise _fail(record_id, f"supersedes {target}: no earlier ending has that ID")
+        if state.endings[target] != body["obligation"]:
+            raise _fail(record_id, f"supersedes {target}: that ending ends {state.endings[target]}, not {body['obligation']}")
+        if target in state.superseded_endings:
+            raise _fail(record_id, f"supersedes {target}: already superseded by {state.superseded_endings[target]}")
+        state.superseded_endings[target] = record_id
+    state.endings[record_id] = body["obligation"]
 
 
 @dataclass
@@ -202,6 +218,8 @@ class _Walk:
     ended_by: dict[str, Any] = field(default_factory=dict)
     by_type: dict[str, int] = field(default_factory=dict)
     bundled: frozenset[str] = frozenset()  # the amendment and ending IDs of the clause file
+    endings: dict[str, str] = field(default_factory=dict)  # ending ID -> obligation (the clause file's first)
+    superseded_endings: dict[str, str] = field(default_factory=dict)  # ending ID -> the ending that superseded it
 
 
 def _check_meta(meta: dict[str, str], store: Store, state: _Walk) -> None:
@@ -234,7 +252,8 @@ def verify(store: Store, expect_head: str | None = None) -> VerifyReport:
     if expect_head is not None and not _DIGEST.fullmatch(expect_head):
         raise InputError(f"{_show(expect_head)} is not a chain head (sha256: and 64 hexadecimal digits, as a "
                          "report's log_digest)", "--head")
-    state = _Walk(head=genesis_digest(store.agreement.id), bundled=bundled_ids(store.agreement))
+    state = _Walk(head=genesis_digest(store.agreement.id), bundled=bundled_ids(store.agreement),
+                  endings={e.id: e.obligation for e in store.agreement.endings})
     seen_expected = expect_head is None or expect_head == state.head
     try:
         with store.reading():

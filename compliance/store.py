@@ -387,6 +387,7 @@ class Store:
         next_ending = self._next_number(ENDING)
         # targets that this batch ends, so a later line cannot end them again
         ended_in_batch: dict[str, str] = {}
+        endings_in_batch: list[tuple[str, dict[str, Any]]] = []
         ids: list[str] = []
         # rows are inserted a few thousand at a time (before any query that must see them), and the
         # evidence summary changes once per group at the end
@@ -420,6 +421,9 @@ class Store:
                     raise InputError(f"record ID {record_id} is out of order (after record {seq})", "id")
                 if record.target is not None:
                     self._check_target(record, ended_in_batch)
+                if record.type == ENDING:
+                    self._check_ending(record, restore, endings_in_batch)
+                    endings_in_batch.append((record_id, record.body))
                 body_json = _canonical_json(record.body)
                 digest = _chain_hash(prev_hash, record_id, record.type, body_json, at, by)
                 if restore and record.hash is not None and record.hash != digest:  # a line of the file: bad input
@@ -546,6 +550,33 @@ class Store:
         if ended_by is not None:
             raise InputError(f"observation {target} was already superseded or retracted by record {ended_by}; "
                              f"only the latest record of a chain can be corrected or retracted", field)
+
+    def _check_ending(self, record: NewRecord, restore: bool, batch: list[tuple[str, dict[str, Any]]]) -> None:
+        """One ending in effect per obligation: another is refused unless it names (`supersedes`) the ending it
+        corrects, an ending of the same obligation that nothing superseded yet. A restore keeps what the log
+        recorded (endings recorded twice by an earlier version included) and checks only what it supersedes."""
+        obligation = record.body["obligation"]
+        endings = [(e.id, {"obligation": e.obligation, "on": e.on.isoformat()}) for e in self.agreement.endings]
+        endings += [(row[0], json.loads(row[1])) for row in self._db.execute(
+            f"SELECT id, body FROM records WHERE type = {_TYPE_TERM[ENDING]} ORDER BY seq")]
+        endings += batch
+        superseded = {body["supersedes"]: ending_id for ending_id, body in endings if body.get("supersedes")}
+        target = record.body.get("supersedes")
+        if target is not None:
+            named = dict(endings).get(target)
+            if named is None:
+                raise UnknownReferenceError(f"no ending with ID {target}", "supersedes")
+            if named["obligation"] != obligation:
+                raise InputError(f"ending {target} ends {named['obligation']}, not {obligation}", "supersedes")
+            if target in superseded:
+                raise InputError(f"ending {target} was already superseded by {superseded[target]}; only the latest "
+                                 "ending can be corrected", "supersedes")
+            return
+        live = [(i, body) for i, body in endings if body["obligation"] == obligation and i not in superseded]
+        if live and not restore:
+            ending_id, body = live[-1]
+            raise InputError(f"{obligation} is already ended by {ending_id} on {body['on']}; to correct that ending, "
+                             f"record the new one with --supersedes {ending_id}", "obligation")
 
     def _next_number(self, record_type: str) -> int:
         prefix = f"{self.agreement.id}-{'A' if record_type == AMENDMENT else 'E'}"

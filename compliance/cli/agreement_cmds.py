@@ -124,7 +124,7 @@ def clauses_show(
 
 
 _OPTIONS = {"obligation": "OBLIGATION", "term": "--term", "value": "--value", "agreed_on": "--agreed-on", "by": "--by",
-            "on": "--on", "source": "--source", "note": "--note"}
+            "on": "--on", "source": "--source", "note": "--note", "supersedes": "--supersedes"}
 
 
 @contextmanager
@@ -178,20 +178,29 @@ def end(
     by: str = typer.Option(..., "--by", help="The parties that agreed, comma-separated."),
     source: str = typer.Option(..., "--source", help="Where the ending is documented."),
     note: Optional[str] = typer.Option(None, "--note", help="Free text."),
+    supersedes: Optional[str] = typer.Option(None, "--supersedes", help="The ending this one corrects (an ending ID "
+                                             "of the same obligation); it then no longer applies."),
     store: Optional[str] = StoreOption,
     agreement: Optional[str] = AgreementOption,
     monitor: Optional[str] = AsOption,
 ) -> None:
     """Record that an obligation stopped applying; print the ending's ID.
 
+    An obligation ends once: a second ending is refused unless it names the one it corrects with --supersedes
+    (a wrong end date, say); the superseded ending stays in the log and no longer applies.
+
     Example: compliance end P3-personnel-cap --on 2024-06-12 --by AZ,RU --source "RU MoD statement"
+
+    Example: compliance end P3-personnel-cap --on 2024-06-14 --by AZ,RU --source "RU MoD" --supersedes nov-10-2020-E1
     """
     from ..exchange import ending_record
     from .common import open_agreement
 
     agr = open_agreement(ctx, agreement)
     with _named_as_options():
-        record = ending_record({"obligation": obligation, "on": on, "by": by, "source": source, "note": note}, agr)
+        record = ending_record({"obligation": obligation, "on": on, "by": by, "source": source, "note": note,
+                                "supersedes": supersedes}, agr)
     db = open_store(ctx, store, agreement, write=True)
-    (new_id,) = db.append([record], resolve(ctx, "monitor", monitor))
+    with _named_as_options():
+        (new_id,) = db.append([record], resolve(ctx, "monitor", monitor))
     typer.echo(new_id)
