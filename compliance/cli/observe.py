@@ -263,8 +263,9 @@ def import_(
         if value is not None:
             raise InputError("applies only to --format acled", option)
     from ..dates import today
-    from ..exchange import read_jsonl, reject_future
+    from ..exchange import plan_reimport, read_jsonl, reject_future
     from ..progress import tracked
+    from ..records import OBSERVATION
 
     if file == "-":
         lines = sys.stdin.buffer.read().splitlines()
@@ -286,8 +287,11 @@ def import_(
         records = read_jsonl(shown, agr, where, declared, alignment)
     reject_future(records, today(agr.tz), where)
     db = open_store(ctx, store, agreement, write=True)
-    ids = _append(db, records, resolve(ctx, "monitor", monitor), where)
+    plan = plan_reimport(records, db, where)  # lines with an external_id already in the log: skipped or corrections
+    ids = _append(db, plan.records, resolve(ctx, "monitor", monitor), where)
     typer.echo(f"{len(ids)}")
+    if any(r.type == OBSERVATION and "external_id" in r.body and not r.is_restore for r in records):
+        typer.echo(plan.summary(len(ids)), err=True)
 
 
 def _append(db: Any, records: list[Any], monitor: str, where: str) -> list[str]:
@@ -323,7 +327,7 @@ def _import_acled(ctx: typer.Context, file: str, agr: Any, declared: frozenset[s
     rows = read_acled(text, where, agr, rules, sources, declared, default_source_party)
     reject_future([c.record for c in rows.candidates], today(agr.tz), where)
     db = open_store(ctx, store, agreement, write=True)
-    plan = plan_import(rows, db)
+    plan = plan_import(rows, db, rules.external_id_prefix)
     ids = _append(db, plan.records, resolve(ctx, "monitor", monitor), where)
     typer.echo(f"{len(ids)}")
     typer.echo(plan.summary(len(ids)), err=True)
