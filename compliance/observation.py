@@ -25,6 +25,7 @@ _SURROGATE = re.compile("[\ud800-\udfff]")  # from a JSON escape or undecodable 
 _UNWANTED = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff]")  # _CONTROL or _SURROGATE
 MAX_COUNT = 2**63 - 1  # the largest whole number the store can hold
 _PARTY_RE = re.compile(PARTY_CODE)
+_HTTP_URL = re.compile(r"^https?://[^\s/?#@]+(?:[/?#]\S*)?$", re.IGNORECASE)  # a host, then no white space
 
 OBSERVATION_FIELDS = (
     "kind", "date", "actor", "source", "source_party", "value", "low", "high", "claim", "subject",
@@ -70,26 +71,42 @@ class ObservationFields(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    kind: str
-    date: str
-    actor: str
-    source: str
-    source_party: str
-    value: StrictInt | None = Field(default=None, ge=0, le=MAX_COUNT)
-    low: StrictInt | None = Field(default=None, ge=0, le=MAX_COUNT)
-    high: StrictInt | None = Field(default=None, ge=0, le=MAX_COUNT)
-    claim: Literal["affirms", "denies"] = "affirms"
-    subject: str | None = None
-    place: str | None = None
-    lat: float | None = Field(default=None, ge=-90, le=90)
-    lon: float | None = Field(default=None, ge=-180, le=180)
-    date_end: str | None = None
-    method: Literal["seen", "heard", "imagery", "statement", "media-report"] | None = None
-    supervised_by: str | None = None
-    url: str | None = None
-    quote: str | None = None
-    notes: str | None = None
-    external_id: str | None = None  # the event's ID in an external dataset (ACLED: "acled:AZE1234"), for re-imports
+    kind: str = Field(description="What was observed, from the agreement's declared vocabulary.")
+    date: str = Field(description="When the observed thing happened (not when it was logged): an ISO 8601 date "
+                                  "(2021-07-13) or date-time; without an offset it is read in the agreement's time "
+                                  "zone. Not after today.")
+    actor: str = Field(description="Whose conduct or forces the observation concerns: a party code the agreement "
+                                   "knows (or one declared with --declare).")
+    source: str = Field(description="Who reported it: an outlet, a ministry, a mission, the monitor's own patrol.")
+    source_party: str = Field(description="Which side the source is aligned with: a party code, or 'independent'. "
+                                          "May be left out when the source is in the source registry, which "
+                                          "supplies it.")
+    value: StrictInt | None = Field(default=None, ge=0, le=MAX_COUNT,
+                                    description="A count, for kinds that have one (whole number >= 0).")
+    low: StrictInt | None = Field(default=None, ge=0, le=MAX_COUNT,
+                                  description="Lower end of a reported range (with high; low <= value <= high).")
+    high: StrictInt | None = Field(default=None, ge=0, le=MAX_COUNT, description="Upper end of a reported range.")
+    claim: Literal["affirms", "denies"] = Field(default="affirms", description="'denies' records that the source "
+                                                "denies the observed thing.")
+    subject: str | None = Field(default=None, description="What it is about where the kind needs it: a district, or "
+                                                          "conflict-zone / state-border for ceasefire.breach.")
+    place: str | None = Field(default=None, description="Where, in words.")
+    lat: float | None = Field(default=None, ge=-90, le=90, description="Latitude (with lon).")
+    lon: float | None = Field(default=None, ge=-180, le=180, description="Longitude (with lat).")
+    date_end: str | None = Field(default=None, description="For something that lasted: its last day (date <= "
+                                                           "date_end), in the form of date.")
+    method: Literal["seen", "heard", "imagery", "statement", "media-report"] | None = Field(
+        default=None, description="How the source knows it.")
+    supervised_by: str | None = Field(default=None, description="The body that supervised or verified it (UNHCR "
+                                                                "for returns).")
+    url: str | None = Field(default=None, description="Link to the source: an http or https URL.")
+    quote: str | None = Field(default=None, description="A short attributed excerpt of the source (at most 10,000 "
+                                                        "characters).")
+    notes: str | None = Field(default=None, description="Free text (at most 10,000 characters).")
+    external_id: str | None = Field(default=None, description=(
+        "The identifier of the record in the system it came from (acled:AZE1234). An import skips a line whose "
+        "external_id is already in the log with the same content, and records a correction when the content "
+        "changed."))
 
     @field_validator("lat", "lon", mode="before")
     @classmethod
@@ -290,6 +307,8 @@ def parse_observation(data: Any, agreement: Agreement, declared: frozenset[str] 
         raise InputError(f"{subject!r} is not a subject of {fields.kind!r} (valid: {', '.join(spec.subjects)})", "subject")
     if (fields.lat is None) != (fields.lon is None):
         raise InputError("lat and lon go together", "lat" if fields.lat is None else "lon")
+    if fields.url is not None and not _HTTP_URL.match(fields.url):
+        raise InputError(f"must be an http or https URL (http://... or https://...), got {fields.url[:80]!r}", "url")
 
     normal = {key: value for key, value in fields.__dict__.items() if value is not None}  # model_dump(exclude_none=True)
     if subject is not None:

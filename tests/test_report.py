@@ -149,7 +149,7 @@ def test_observation_text_is_escaped(agreement, tmp_path):
     extra = [
         {"kind": "ceasefire.breach", "date": "2021-07-20", "actor": "AZ", "source": "outlet | <b>bold</b>",
          "source_party": "AM", "place": "village\nwith a newline", "notes": NASTY,
-         "url": "javascript:alert(1)"},
+         "url": "https://evil.example/x)](javascript:alert(1)"},  # javascript: itself is refused on input
         {"kind": "ceasefire.breach", "date": "2021-07-21", "actor": "AZ", "source": "long notes",
          "source_party": "AM", "notes": LONG},
     ]
