@@ -10,17 +10,12 @@ import sys
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
 
-from compliance.cli import app
+from safety_cli import run
 
-runner = CliRunner()
+
 FIXTURE = Path(__file__).parent / "fixtures" / "example-ceasefire.yaml"
 CLI = Path(sys.executable).with_name("compliance")
-
-
-def run(*args: str):
-    return runner.invoke(app, list(args), env={"COMPLIANCE_MONITOR": "tester", "COMPLIANCE_DEBUG": ""})
 
 
 def test_a_missing_clause_file_is_bad_input(tmp_path):

@@ -4,22 +4,8 @@ filter values."""
 from __future__ import annotations
 
 import pytest
-from typer.testing import CliRunner
 
-from compliance.cli import app
-
-runner = CliRunner()
-
-
-def run(*args: str):
-    return runner.invoke(app, list(args), env={"COMPLIANCE_MONITOR": "tester", "COMPLIANCE_DEBUG": ""})
-
-
-def error(result, where: str) -> str:
-    assert result.exit_code == 2, (result.exit_code, result.stderr)
-    lines = result.stderr.splitlines()
-    assert len(lines) == 1 and lines[0].startswith(f"compliance: error: {where}: "), result.stderr
-    return lines[0]
+from safety_cli import one_error_line as error, run
 
 
 @pytest.mark.parametrize("head", ["banana", "sha256:xyz", "SHA256:" + "a" * 64, "sha256:" + "a" * 63])

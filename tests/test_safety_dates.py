@@ -4,15 +4,8 @@ date is read, and the error names the option or field that held it."""
 from __future__ import annotations
 
 import pytest
-from typer.testing import CliRunner
 
-from compliance.cli import app
-
-runner = CliRunner()
-
-
-def run(*args: str):
-    return runner.invoke(app, list(args), env={"COMPLIANCE_MONITOR": "tester", "COMPLIANCE_DEBUG": ""})
+from safety_cli import run
 
 
 @pytest.mark.parametrize("args, where", [

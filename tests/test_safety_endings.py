@@ -8,23 +8,18 @@ import json
 import sqlite3
 
 import pytest
-from typer.testing import CliRunner
 
 from compliance.check import check
 from compliance.clauses import load_agreement
-from compliance.cli import app
 from compliance.errors import IntegrityError
 from compliance.integrity import verify
 from compliance.records import chain_hash, genesis_digest
 from compliance.store import Store
 
-runner = CliRunner()
+from safety_cli import refused_import, run
+
 AGREEMENT = load_agreement("nov-10-2020")
 END = ["end", "P3-personnel-cap", "--by", "AZ,RU", "--source", "RU MoD"]
-
-
-def run(*args: str):
-    return runner.invoke(app, list(args), env={"COMPLIANCE_MONITOR": "tester", "COMPLIANCE_DEBUG": ""})
 
 
 def verdict(store_path, day: str) -> str:
@@ -80,12 +75,8 @@ def test_an_import_that_ends_an_obligation_twice_names_its_line(tmp_path):
     ending = {"record": "ending", "obligation": "P3-personnel-cap", "on": "2024-06-12", "by": ["AZ", "RU"], "source": "x"}
     path = tmp_path / "in.jsonl"
     path.write_text(json.dumps(ending) + "\n" + json.dumps({**ending, "on": "2024-06-13"}) + "\n", encoding="utf-8")
-    store = tmp_path / "log.db"
-    result = run("observe", "import", str(path), "--store", str(store))
-    assert result.exit_code == 2
-    assert result.stderr.startswith(f"compliance: error: {path}:2: obligation: P3-personnel-cap is already ended by "
-                                    "nov-10-2020-E1")
-    assert not store.exists()
+    refused_import(path, tmp_path / "log.db", f"{path}:2", "obligation: P3-personnel-cap is already ended by "
+                                                           "nov-10-2020-E1")
 
 
 def test_export_and_restore_keep_a_superseded_ending(tmp_path):

@@ -6,11 +6,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from typer.testing import CliRunner
+from safety_cli import run as cli
 
-from compliance.cli import app
 
-runner = CliRunner()
 TODAY = "2021-07-12"
 ADD = ["observe", "add", "--kind", "ceasefire.breach", "--actor", "AZ", "--source", "Armenian MoD", "--source-party", "AM"]
 LINE = {"kind": "ceasefire.breach", "actor": "AZ", "source": "Armenian MoD", "source_party": "AM"}
@@ -18,7 +16,7 @@ ACLED = Path(__file__).parent / "fixtures" / "acled_sample.csv"
 
 
 def run(*args: str, today: str = TODAY):
-    return runner.invoke(app, list(args), env={"COMPLIANCE_MONITOR": "tester", "COMPLIANCE_TODAY": today})
+    return cli(*args, env={"COMPLIANCE_TODAY": today})
 
 
 def refused(result, where: str) -> None:

@@ -4,17 +4,10 @@ from __future__ import annotations
 
 import json
 
-from typer.testing import CliRunner
+from safety_cli import run
 
-from compliance.cli import app
 
-runner = CliRunner()
 LINE = {"kind": "ceasefire.breach", "date": "2021-07-13", "actor": "AZ", "source": "Armenian MoD", "source_party": "AM"}
-
-
-def run(*args: str, input: str | bytes | None = None, env: dict | None = None):
-    return runner.invoke(app, list(args), input=input,
-                         env={"COMPLIANCE_MONITOR": "tester", "COMPLIANCE_DEBUG": "", **(env or {})})
 
 
 def test_a_file_starting_with_a_byte_order_mark_is_accepted(tmp_path):

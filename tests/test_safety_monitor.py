@@ -6,20 +6,15 @@ from __future__ import annotations
 import json
 
 import pytest
-from typer.testing import CliRunner
 
-from compliance.cli import app
 from compliance.clauses import load_agreement
 from compliance.exchange import observation_record
 from compliance.store import Store
 
-runner = CliRunner()
+from safety_cli import run
+
 ADD = ["observe", "add", "--kind", "ceasefire.breach", "--date", "2021-07-13", "--actor", "AZ",
        "--source", "Armenian MoD", "--source-party", "AM"]
-
-
-def run(*args: str, env: dict | None = None):
-    return runner.invoke(app, list(args), env={"COMPLIANCE_MONITOR": "tester", "COMPLIANCE_DEBUG": "", **(env or {})})
 
 
 def test_a_name_with_spaces_round_trips_through_export_and_restore(tmp_path):

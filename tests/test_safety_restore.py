@@ -7,21 +7,16 @@ import json
 import sqlite3
 
 import pytest
-from typer.testing import CliRunner
 
-from compliance.cli import app
 from compliance.clauses import load_agreement
 from compliance.errors import IntegrityError
 from compliance.integrity import verify
 from compliance.store import Store
 
-runner = CliRunner()
+from safety_cli import refused_import, run
+
 ADD = ["observe", "add", "--kind", "ceasefire.breach", "--date", "2021-07-13", "--actor", "AZ",
        "--source", "Armenian MoD", "--source-party", "AM"]
-
-
-def run(*args: str):
-    return runner.invoke(app, list(args), env={"COMPLIANCE_MONITOR": "tester", "COMPLIANCE_DEBUG": ""})
 
 
 def export(tmp_path, *writes: list[str]) -> list[dict]:
@@ -40,12 +35,7 @@ def test_a_tampered_export_names_its_line_and_leaves_no_store(tmp_path):
     lines[1]["source"] = "Azerbaijani MoD"  # changed after export, hash kept
     backup = tmp_path / "backup.jsonl"
     write_lines(backup, lines)
-    target = tmp_path / "restored.db"
-    result = run("observe", "import", str(backup), "--store", str(target))
-    assert result.exit_code == 2, result.stderr
-    assert result.stderr.startswith(f"compliance: error: {backup}:2: hash: does not match the rebuilt chain")
-    assert result.stderr.count("\n") == 1
-    assert not target.exists() and not list(tmp_path.glob("restored.db*"))
+    refused_import(backup, tmp_path / "restored.db", f"{backup}:2", "hash: does not match the rebuilt chain")
 
 
 @pytest.mark.parametrize("args", [
@@ -75,12 +65,8 @@ def test_a_restored_amendment_may_not_take_a_clause_file_id(tmp_path, record_id)
     del lines[0]["hash"]
     backup = tmp_path / "backup.jsonl"
     write_lines(backup, lines)
-    target = tmp_path / "restored.db"
-    result = run("observe", "import", str(backup), "--store", str(target))
-    assert result.exit_code == 2
-    assert result.stderr.startswith(f"compliance: error: {backup}:1: id: {record_id} is the ID of an amendment in "
-                                    "the clause file of nov-10-2020")
-    assert not target.exists()
+    refused_import(backup, tmp_path / "restored.db", f"{backup}:1",
+                   f"id: {record_id} is the ID of an amendment in the clause file of nov-10-2020")
 
 
 def test_verify_finds_a_clause_file_id_in_the_log(tmp_path):

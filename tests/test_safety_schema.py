@@ -6,18 +6,17 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from typer.testing import CliRunner
 
-from compliance.cli import app
 from compliance.clauses import load_agreement
 from compliance.observation import METHODS, OBSERVATION_FIELDS
 
-runner = CliRunner()
+from safety_cli import run
+
 FIXTURE = Path(__file__).parent / "fixtures" / "example-ceasefire.yaml"
 
 
 def schema_of(*args: str) -> dict:
-    result = runner.invoke(app, ["schema", *args])
+    result = run("schema", *args)
     assert result.exit_code == 0, result.stderr
     return json.loads(result.stdout)
 

@@ -6,15 +6,12 @@ from __future__ import annotations
 import json
 
 import pytest
-from typer.testing import CliRunner
 
-from compliance.cli import app
-
-runner = CliRunner()
+from safety_cli import run as cli
 
 
 def run(*args: str):
-    return runner.invoke(app, list(args), env={"COMPLIANCE_MONITOR": "tester", "COMPLIANCE_STORE": ""})
+    return cli(*args, env={"COMPLIANCE_STORE": ""})
 
 
 @pytest.mark.parametrize("args", [

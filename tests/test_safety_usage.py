@@ -9,27 +9,11 @@ import sys
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
 
-from compliance.cli import app
+from safety_cli import one_error_line as one_line, run
 
-runner = CliRunner()
+
 CLI = str(Path(sys.executable).with_name("compliance"))
-
-
-def run(*args: str, env: dict | None = None):
-    return runner.invoke(app, list(args), env={"COMPLIANCE_MONITOR": "tester", "COMPLIANCE_DEBUG": "", **(env or {})})
-
-
-def one_line(result, where: str, *words: str) -> str:
-    assert result.exit_code == 2, (result.exit_code, result.stdout, result.stderr)
-    assert result.stdout == ""
-    lines = result.stderr.splitlines()
-    assert len(lines) == 1, result.stderr
-    assert lines[0].startswith(f"compliance: error: {where}: "), lines[0]
-    for word in words:
-        assert word in lines[0], lines[0]
-    return lines[0]
 
 
 @pytest.mark.parametrize("args, where, words", [

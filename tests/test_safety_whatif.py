@@ -3,11 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from typer.testing import CliRunner
 
-from compliance.cli import app
-
-runner = CliRunner()
+from safety_cli import run
 
 
 @pytest.mark.parametrize("terms, reason", [
@@ -21,7 +18,7 @@ runner = CliRunner()
 def test_a_term_value_of_the_wrong_form(tmp_path, terms, reason):
     scenario = tmp_path / "s.yaml"
     scenario.write_text(f"as_of: 2021-09-30\nterms: {terms}\n", encoding="utf-8")
-    result = runner.invoke(app, ["--store", "sample", "whatif", str(scenario)])
+    result = run("--store", "sample", "whatif", str(scenario))
     assert result.exit_code == 2
     assert result.stderr == f"compliance: error: {scenario}: {reason}\n"
 
@@ -29,5 +26,5 @@ def test_a_term_value_of_the_wrong_form(tmp_path, terms, reason):
 def test_a_limit_given_as_digits_in_quotes_still_works(tmp_path):
     scenario = tmp_path / "s.yaml"
     scenario.write_text('as_of: 2021-09-30\nterms: {P3-personnel-cap: {limit: "8000"}}\n', encoding="utf-8")
-    result = runner.invoke(app, ["--store", "sample", "whatif", str(scenario)])
+    result = run("--store", "sample", "whatif", str(scenario))
     assert result.exit_code == 0 and "P3-personnel-cap" in result.stdout
