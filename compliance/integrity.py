@@ -33,14 +33,15 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .dates import format_utc, parse_utc
-from .errors import ComplianceError, IntegrityError, StoreError
+from .errors import ComplianceError, InputError, IntegrityError, StoreError
 from .exchange import agreement_of_track, amendment_record, ending_record, retraction_record, track_record
 from .observation import parse_observation
 from .process import Process
 from .records import (AMENDMENT, ENDING, OBSERVATION, RECORD_TYPES, RETRACTION, TRACK, NewRecord, canonical_json,
                       chain_hash, track_id)
-from .store import SCHEMA_VERSION, Store, _derived
+from .store import SCHEMA_VERSION, Store, _derived, bundled_ids
 
+_DIGEST = re.compile(r"sha256:[0-9a-f]{64}")
 # the derived columns of `records`, in `raw_rows` order after the stored fields
 DERIVED = ("kind", "actor", "day", "day_end", "source_party", "claim", "subject", "sup", "lo", "hi", "attrs", "at",
            "at_end", "target")
@@ -120,6 +121,8 @@ def _check_id(seq: int, record_id: str, record_type: str, body: dict[str, Any], 
             raise _fail(record_id, f"an {record_type} names an obligation of no tracked agreement: {_show(obligation)}")
         if not re.fullmatch(rf"{re.escape(owner.id)}-{letter}[1-9][0-9]*", record_id):
             raise _fail(record_id, f"an {record_type} ID must be {owner.id}-{letter}<n>")
+        if record_id in bundled_ids(owner):
+            raise _fail(record_id, f"an {record_type} ID that the clause file of {owner.id} already uses")
 
 
 def _check_row(row: tuple[Any, ...], store: Store, state: "_Walk") -> None:
@@ -198,6 +201,8 @@ def _check_row(row: tuple[Any, ...], store: Store, state: "_Walk") -> None:
             raise _fail(record_id, f"{field_name} {target}: already ended by the record at seq {state.first_target[target]}")
         state.first_target[target] = seq
     state.ended_by[record_id] = ended_by
+    if record_type == ENDING:
+        _check_ending_link(record_id, body, state)
 
     if record_type == TRACK:
         try:
@@ -208,6 +213,20 @@ def _check_row(row: tuple[Any, ...], store: Store, state: "_Walk") -> None:
     state.types[record_id] = record_type
     state.by_type[record_type] = state.by_type.get(record_type, 0) + 1
     state.seq, state.head, state.recorded_at, state.last_id = seq, digest, recorded_at, record_id
+
+
+def _check_ending_link(record_id: str, body: dict[str, Any], state: "_Walk") -> None:
+    """An ending that `supersedes` another names an earlier ending of the same obligation, superseded once."""
+    target = body.get("supersedes")
+    if target is not None:
+        if target not in state.endings:
+            raise _fail(record_id, f"supersedes {target}: no earlier ending has that ID")
+        if state.endings[target] != body["obligation"]:
+            raise _fail(record_id, f"supersedes {target}: that ending ends {state.endings[target]}, not {body['obligation']}")
+        if target in state.superseded_endings:
+            raise _fail(record_id, f"supersedes {target}: already superseded by {state.superseded_endings[target]}")
+        state.superseded_endings[target] = record_id
+    state.endings[record_id] = body["obligation"]
 
 
 @dataclass
@@ -224,6 +243,8 @@ class _Walk:
     first_target: dict[str, int] = field(default_factory=dict)
     ended_by: dict[str, Any] = field(default_factory=dict)
     by_type: dict[str, int] = field(default_factory=dict)
+    endings: dict[str, str] = field(default_factory=dict)  # ending ID -> obligation (the clause file's first)
+    superseded_endings: dict[str, str] = field(default_factory=dict)  # ending ID -> the ending that superseded it
 
 
 def _check_meta(meta: dict[str, str], store: Store, state: _Walk) -> None:
@@ -255,7 +276,10 @@ def verify(store: Store, expect_head: str | None = None) -> VerifyReport:
     `expect_head` is a chain head published earlier (a report's `log_digest`): the log must contain it,
     which is what catches a log rewritten from some record onwards with every hash recomputed.
     """
-    state = _Walk(head=store.genesis())
+    if expect_head is not None and not _DIGEST.fullmatch(expect_head):
+        raise InputError(f"{_show(expect_head)} is not a chain head (sha256: and 64 hexadecimal digits, as a "
+                         "report's log_digest)", "--head")
+    state = _Walk(head=store.genesis(), endings={e.id: e.obligation for a in store.process.agreements for e in a.endings})
     seen_expected = expect_head is None or expect_head == state.head
     try:
         with store.reading():

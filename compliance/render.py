@@ -3,15 +3,21 @@
 from __future__ import annotations
 
 import json
+import re
 
 from tabulate import tabulate
 
 from .verdicts import CheckResult
 
 
+_MARKDOWN = re.compile(r"([\\`*_~\[\]])")  # backslash, code, emphasis, strikethrough, link brackets
+
+
 def escape_markdown(text: object) -> str:
-    """Make observation text safe inside a markdown table cell: HTML entities, escaped pipes, no newlines, no links."""
+    """Make observation text safe inside a markdown table cell: it renders as the text it is. HTML entities, escaped
+    pipes, no newlines; emphasis (`*`, `_`, `~`), code spans and link brackets escaped, so no markup and no link."""
     value = "" if text is None else str(text)
+    value = _MARKDOWN.sub(r"\\\1", value)
     value = value.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
     value = value.replace("|", "\\|").replace("\r\n", " ").replace("\n", " ").replace("\r", " ")
     return value.replace("](", "]\\(")  # no inline link or image: `![x](http://...)` would load a remote image

@@ -26,12 +26,12 @@ from urllib.parse import quote as url_quote, urlsplit
 
 from .agreement import INDEPENDENT, Agreement, Obligation
 from .check import Snapshot, evaluate_snapshot, snapshot
-from .dates import format_utc, parse_day, today as today_in, utc_now
+from .dates import add_months, format_utc, parse_day, today as today_in, utc_now
 from .errors import InputError, StoreError
 from .evidence import id_key
 from .explain import describe_rule
 from .observation import count_text
-from .periods import EVERY, Period, month_to_date, parse_period, series
+from .periods import EVERY, Period, month, month_to_date, parse_period, quarter, series
 from .records import Record
 from .render import escape_markdown as esc
 from .store import Store
@@ -43,6 +43,7 @@ INDEX = "index.md"
 META_PREFIX = "<!-- compliance-report "
 VERDICT_CHART = "{agreement}-verdicts-{first}-{last}.png"
 CAPS_CHART = "{agreement}-{label}-caps.png"
+GRID_CHART = "{agreement}-{label}-verdicts.png"
 _SAFE_URL = re.compile(r"^https?://[^\s<>\"'()\[\]|\\`]+$")
 
 __all__ = ["ReportData", "GENERATED_PREFIX", "write_reports", "render_report", "render_index", "gather",
@@ -140,14 +141,29 @@ class _Evaluator:
 
 
 def _as_of_for(period: Period, agreement: Agreement, today: dt.date, option: str) -> dt.date:
-    """The period's last day, or today for a period that has not ended."""
-    if period.kind != "to-date" and period.start > today:
+    """The period's last day, or today for a period that has not ended (a report `--as-of` a future date too)."""
+    if period.start > today:
         raise InputError(f"{period.label} has not begun (today is {today.isoformat()})", option)
-    as_of = period.end if period.kind == "to-date" else min(period.end, today)
+    as_of = min(period.end, today)
     if as_of < agreement.in_force_day:
         raise InputError(f"{period.label} ends before the agreement entered into force on "
                          f"{agreement.in_force_day.isoformat()}", option)
     return as_of
+
+
+GRID_PERIODS = 12  # the periods a report's own verdict grid shows: its own and the ones before it
+
+
+def history(period: Period, agreement: Agreement, today: dt.date) -> list[tuple[Period, dt.date]]:
+    """The columns of the verdict grid a report embeds, with their as-of dates: the report's period and up to
+    GRID_PERIODS - 1 periods of the same length before it (not before the one in which the agreement entered
+    into force). A report as of a date has the months before its own, then itself. Nothing after the report's
+    own period is in it, and nothing depends on a series the report is written in."""
+    step = quarter if period.kind == "quarter" else month
+    periods = [period]
+    while len(periods) < GRID_PERIODS and periods[0].start > agreement.in_force_day:
+        periods.insert(0, step(periods[0].start - dt.timedelta(days=1)))
+    return [(p, min(p.end, today)) for p in periods]
 
 
 def gather(store: Store, snap: Snapshot, evaluator: _Evaluator, period: Period, as_of: dt.date,
@@ -266,24 +282,26 @@ def write_reports(store: Store, out_dir: str | Path = "reports", *, as_of: dt.da
             raise StoreError(f"charts need matplotlib, which cannot be imported ({error}); "
                              "install it with: pip install matplotlib", "report") from None
 
-        series_name = None
-        if is_series:
-            first, last = reports[0].period.label, reports[-1].period.label
-            series_name = VERDICT_CHART.format(agreement=agreement.id, first=first, last=last)
-            grid = chart_module.verdict_grid(agreement, [(r.period.label, r.period_result) for r in reports])
-            _write(out / series_name, grid)
         for data in reports:
             caps = caps_panels(store, snap, data)
             if caps:
                 name = CAPS_CHART.format(agreement=agreement.id, label=data.period.label)
                 _write(out / name, chart_module.caps_chart(caps, alignment_categories(agreement),
-                                                           agreement.in_force_day, data.as_of, data.period))
+                                                           caps_start(caps, data), data.as_of, data.period))
                 data.caps_chart = name
                 chart_paths.append(out / name)
-            if series_name:
-                data.series_chart = series_name
-                data.series_label = f"{reports[0].period.label} to {reports[-1].period.label}"
-        if series_name:
+            # the report's own grid: its period and the ones before it, nothing after (the same file whether
+            # the report is written alone or in a series)
+            columns = [(p.label, evaluator(day, p.start)) for p, day in history(data.period, agreement, today)]
+            name = GRID_CHART.format(agreement=agreement.id, label=data.period.label)
+            _write(out / name, chart_module.verdict_grid(agreement, columns))
+            data.series_chart, data.series_label = name, f"{columns[0][0]} to {columns[-1][0]}"
+            chart_paths.append(out / name)
+        if is_series:  # the whole series, for the index
+            first, last = reports[0].period.label, reports[-1].period.label
+            series_name = VERDICT_CHART.format(agreement=agreement.id, first=first, last=last)
+            _write(out / series_name, chart_module.verdict_grid(
+                agreement, [(r.period.label, r.period_result) for r in reports]))
             chart_paths.append(out / series_name)
     paths = []
     for data in reports:
@@ -332,6 +350,15 @@ def caps_panels(store: Store, snap: Snapshot, data: ReportData) -> list[CapPanel
     return panels
 
 
+def caps_start(panels: list[CapPanel], data: ReportData) -> dt.date:
+    """Where a report's caps chart starts: at the first count reported in the year before the period (what a
+    reader compares the period with), else at the period's start; never before entry into force."""
+    in_force = data.agreement.in_force_day
+    window = max(in_force, add_months(data.period.start, -12))
+    days = [point[0] for panel in panels for point in panel.points if window <= point[0] <= data.as_of]
+    return max(in_force, min([data.period.start, *days]))
+
+
 # ---- rendering ---------------------------------------------------------------------------------
 
 
@@ -358,8 +385,9 @@ def _what(body: dict) -> str:
         parts.append(f"supervised by {body['supervised_by']}")
     if body.get("claim") == "denies":
         parts.append("denial")
-    if body.get("place"):
-        parts.append(f"at {body['place']}")
+    if body.get("place"):  # "at Shusha", but "near Sotk", not "at near Sotk"
+        place = str(body["place"])
+        parts.append(place if place[:1].islower() else f"at {place}")
     return esc(", ".join(parts))
 
 
@@ -420,9 +448,17 @@ def _records_table(agreement: Agreement, records: list[Record], start: dt.date |
     return lines
 
 
+def _observations(count: int) -> str:
+    return f"{count:,} observation{'s' if count != 1 else ''}"
+
+
 def _ids(result: ObligationResult) -> str:
     shown = ", ".join(result.evidence)
-    text = f"{shown} (of {result.evidence_count:,})" if shown else f"none (of {result.evidence_count:,})"
+    count = result.evidence_count
+    if shown:
+        text = f"{shown}; {_observations(count)} considered" if count else shown
+    else:
+        text = f"none; {_observations(count)} considered" if count else "none"
     if result.inconclusive:
         text += f"; inconclusive: {', '.join(result.inconclusive)}"
     return esc(text)
@@ -484,7 +520,7 @@ def render_report(data: ReportData, *, generated_at: str) -> str:
     label = period.label if period.kind != "to-date" else f"{period.start.isoformat()} to {period.end.isoformat()}"
     meta = {"agreement": agreement.id, "period": period.label, "kind": period.kind, "start": period.start.isoformat(),
             "end": period.end.isoformat(), "as_of": data.as_of.isoformat(), "log_digest": data.cumulative.log_digest}
-    if period.kind == "to-date":
+    if period.kind == "to-date" and data.ended:
         as_of_line = f"- As of: **{data.as_of.isoformat()}**"
     elif data.ended:
         as_of_line = f"- As of: **{data.as_of.isoformat()}**, the period's last day"
@@ -512,6 +548,7 @@ def render_report(data: ReportData, *, generated_at: str) -> str:
         "reports, not findings of fact. The vocabulary is explained at the end.",
         "",
     ]
+    lines += _findings(data, label)
     lines += _summary(data, label)
     charts = []
     if data.caps_chart:
@@ -520,7 +557,8 @@ def render_report(data: ReportData, *, generated_at: str) -> str:
                    "vertical bar is a reported range; the line is the cap in force; the shaded band is the period.", ""]
     if data.series_chart:
         charts += [f"![Verdicts per period, {esc(data.series_label)}]({url_quote(data.series_chart)})", "",
-                   f"Verdict in each period of the series {esc(data.series_label)}, per obligation and bearer.", ""]
+                   f"Verdict in each period from {esc(data.series_label)}, per obligation and bearer: this report's "
+                   "period and the ones of the same length before it.", ""]
     if charts:
         lines += ["## Charts", ""] + charts
     lines += _points(data, label)
@@ -534,13 +572,56 @@ def render_report(data: ReportData, *, generated_at: str) -> str:
     lines += _upcoming(data)
     lines += ["## Observations dated in the period", ""]
     if data.in_period:
-        lines += [f"{len(data.in_period):,} observations dated from {period.start.isoformat()} to "
+        lines += [f"{_observations(len(data.in_period))} dated from {period.start.isoformat()} to "
                   f"{data.as_of.isoformat()}, as the log stands (corrections applied, retractions left out).", ""]
         lines += _records_table(agreement, data.in_period, period.start, data.as_of) + [""]
     else:
         lines += [f"None dated from {period.start.isoformat()} to {data.as_of.isoformat()}.", ""]
     lines += _vocabulary()
     return "\n".join(lines).rstrip("\n") + "\n"
+
+
+FINDINGS = ("violated", "overdue", "alleged", "disputed")  # the verdicts a findings block lists, most serious first
+
+
+def _findings(data: ReportData, label: str) -> list[str]:
+    """The block that leads a report: the period's verdicts that are not compliant, most serious first, and the
+    verdicts that changed since the previous period; an obligation's bearers with one verdict share one line."""
+    order = {ob.id: index for index, ob in enumerate(data.agreement.obligations)}
+    rank = {verdict: index for index, verdict in enumerate(FINDINGS)}
+    found: dict[tuple[str, str], list[ObligationResult]] = {}
+    for o in data.period_result.obligations:
+        if o.verdict.value in rank:
+            found.setdefault((o.verdict.value, o.id), []).append(o)
+    lines = ["## Findings", ""]
+    if found:
+        lines += [f"Verdicts in {esc(label)} that are not compliant, most serious first (every verdict is in the "
+                  "summary below, with its evidence under its point):", ""]
+        for (verdict, ob_id), results in sorted(found.items(), key=lambda item: (rank[item[0][0]], order[item[0][1]])):
+            reasons = list(dict.fromkeys(r.reason for r in results))
+            lines.append(f"- **{verdict}**: {esc(ob_id)} ({esc(', '.join(r.bearer for r in results))}), "
+                         f"{esc(results[0].title or '')}: {esc('; '.join(reasons))}")
+        lines.append("")
+    else:
+        lines += [f"No obligation is violated, overdue, alleged or disputed in {esc(label)}.", ""]
+    prev = data.previous_period
+    prev_label = esc(prev.label if prev.kind != "to-date" else prev.describe())
+    if data.previous is None:
+        return lines + [f"No change to report: the previous period of the same length ({prev_label}) ended before "
+                        "the agreement entered into force.", ""]
+    before = {(o.id, o.bearer): o.verdict.value for o in data.previous.obligations}
+    changed: dict[tuple[str, str, str], list[str]] = {}
+    for o in data.period_result.obligations:
+        old = before.get((o.id, o.bearer))
+        if old is not None and old != o.verdict.value:
+            changed.setdefault((o.id, old, o.verdict.value), []).append(o.bearer)
+    if not changed:
+        return lines + [f"No verdict changed since {prev_label}.", ""]
+    lines += [f"Changes since {prev_label}:", ""]
+    for (ob_id, old, new), bearers in sorted(changed.items(), key=lambda item: (
+            rank.get(item[0][2], len(rank)), order[item[0][0]])):
+        lines.append(f"- {esc(ob_id)} ({esc(', '.join(bearers))}): {old} → **{new}**")
+    return lines + [""]
 
 
 def _summary(data: ReportData, label: str) -> list[str]:
@@ -572,7 +653,7 @@ def _points(data: ReportData, label: str) -> list[str]:
     lines: list[str] = []
     for point in sorted({ob.point for ob in agreement.obligations}):
         lines += [f"## Point {point}", ""]
-        shown_quote = None
+        shown_quote = shown_reading = None
         for ob in (o for o in agreement.obligations if o.point == point):
             lines += [f"### {esc(ob.id)}: {esc(ob.title)}", ""]
             if ob.text.quote != shown_quote:
@@ -582,8 +663,11 @@ def _points(data: ReportData, label: str) -> list[str]:
                 lines += ["Text: as quoted above.", ""]
             lines += [f"Bearer{'s' if len(ob.bearers) > 1 else ''}: {esc(', '.join(ob.bearers))}"
                       + (" (jointly)" if ob.joint else "") + f". Rule: {esc(_rule(ob))}.", ""]
-            if ob.interpretation:
+            if ob.interpretation and ob.interpretation == shown_reading:
+                lines += ["Reading: as above.", ""]
+            elif ob.interpretation:
                 lines += [f"Reading: {esc(ob.interpretation)}", ""]
+                shown_reading = ob.interpretation
             ending = data.state.endings.get(ob.id)
             if ending is not None:
                 lines += [f"Ended: not in force from {ending.on.isoformat()} ({esc(ending.id)}, agreed by "

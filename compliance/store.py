@@ -16,7 +16,8 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, NamedTuple
 
 from .agreement import Agreement
 from .dates import format_utc, parse_utc, utc_now
-from .errors import ComplianceError, InputError, IntegrityError, StoreError, UnknownReferenceError
+from .errors import ComplianceError, InputError, StoreError, UnknownReferenceError
+from .observation import clean_name
 from .process import Process, as_process, bundled_process_ids, load_process
 from .records import AMENDMENT, ENDING, OBSERVATION, RETRACTION, TRACK, NewRecord, Record, genesis_digest, track_id
 
@@ -238,7 +239,9 @@ def _retry_busy(action: Callable[[], Any]) -> Any:
             time.sleep(0.005)
 
 
-AgreementRefs = "Agreement | Process | Iterable[str | Path] | str | None"
+def bundled_ids(agreement: Agreement) -> frozenset[str]:
+    """The IDs of the amendments and endings in the clause file, which no record of the log may take."""
+    return frozenset(item.id for item in (*agreement.amendments, *agreement.endings))
 
 
 def _process_of(agreements: Any) -> Process:
@@ -267,7 +270,7 @@ class Store:
         self.process = process
         self.path = path
         self.writable = writable
-        self._pending_tracks: list[str] = []  # agreements a new store tracks, recorded with its first append
+        self._pending_tracks: list[Agreement] = []  # what a new store tracks, recorded with its first append
 
     @property
     def agreement(self) -> Agreement:
@@ -350,9 +353,10 @@ class Store:
                 if db.execute("SELECT 1 FROM meta WHERE key = 'agreement'").fetchone() is None:
                     process = _process_of(agreements)
                     db.execute("INSERT INTO meta VALUES ('agreement', ?)", (process.first.id,))
-                    # what the new store will track, written as its first records with its first append
-                    db.execute("INSERT INTO meta VALUES ('tracking', ?)",
-                               (json.dumps([_track_ref(a, process) for a in process.agreements]),))
+                    self._pending_tracks = list(process.agreements)
+                    if self.path is not None:  # what a new file will track, until its first append writes it
+                        db.execute("INSERT INTO meta VALUES ('tracking', ?)",
+                                   (json.dumps([_track_body(a, True) for a in process.agreements]),))
                 db.execute("INSERT OR IGNORE INTO meta VALUES ('schema', ?)", (SCHEMA_VERSION,))
                 db.execute("UPDATE meta SET value = ? WHERE key = 'schema'", (SCHEMA_VERSION,))
                 db.execute("INSERT OR IGNORE INTO meta VALUES ('last_number', '0')")
@@ -369,10 +373,15 @@ class Store:
             raise StoreError("not a compliance store (no meta table)", str(self.path)) from None
         if row is None:
             raise StoreError("not a compliance store (no agreement recorded)", str(self.path))
+        if self._pending_tracks:
+            self.process = Process(self._pending_tracks)
+            return
         tracking = db.execute("SELECT value FROM meta WHERE key = 'tracking'").fetchone()
         if tracking is not None and db.execute("SELECT 1 FROM records LIMIT 1").fetchone() is None:
-            self._pending_tracks = json.loads(tracking[0])
-        self.process = self._tracked(row[0], self._pending_tracks or None)
+            self.process = self._tracked(row[0], [b.get("path") or b["agreement"] for b in json.loads(tracking[0])])
+            self._pending_tracks = list(self.process.agreements)
+            return
+        self.process = self._tracked(row[0], None)
 
     def _tracked(self, first: str, given: Any) -> Process:
         """The agreements this log tracks: its first agreement (meta) and every `track` record after it."""
@@ -432,6 +441,8 @@ class Store:
         if not records:
             return []
         restore = records[0].is_restore
+        if not restore:  # as a restore reads it back: trimmed, no control characters, at most 1,000 characters
+            recorded_by = clean_name(recorded_by, "recorded_by")
         if len({_store_fields(r) == _NO_STORE_FIELDS for r in records}) > 1:  # some is_restore, some not
             raise InputError("store fields (id, recorded_at, recorded_by, hash) must be on every line or on none")
         db = self._db
@@ -442,6 +453,7 @@ class Store:
         try:
             ids = self._append_in_tx(records, recorded_by, restore)
             db.execute("COMMIT")
+            self.process, self._pending_tracks = self._after_commit, []
         except BaseException as error:
             try:
                 db.execute("ROLLBACK")
@@ -450,8 +462,6 @@ class Store:
             if isinstance(error, sqlite3.OperationalError):
                 raise StoreError(f"cannot write the store: {error}", str(self.path)) from None
             raise
-        self._pending_tracks = []
-        self.process = self._tracked(self.meta()["agreement"], None)
         return ids
 
     def _append_in_tx(self, records: list[NewRecord], recorded_by: str, restore: bool) -> list[str]:
@@ -463,11 +473,15 @@ class Store:
             raise InputError("lines carrying store fields (id, recorded_at, recorded_by, hash) are accepted only "
                              "into an empty store (a restore); remove them to add the observations as new", "import")
         leading: list[NewRecord] = []
-        if last is None and not restore and self._pending_tracks:
-            leading = [track_record(ref) for ref in self._pending_tracks]  # a new store's first records
-        if last is None and restore and records[0].type == TRACK:
-            first = records[0].body["agreement"]  # a log that says what it tracks: its genesis names its first
-            db.execute("UPDATE meta SET value = ? WHERE key = 'agreement'", (first,))
+        if last is None and not restore and self._pending_tracks:  # a new store's first records
+            leading = [NewRecord(TRACK, _track_body(a, self.path is not None)) for a in self._pending_tracks]
+        if last is None and restore:
+            if records[0].type == TRACK:
+                first = records[0].body["agreement"]  # a log that says what it tracks: its genesis names its first
+                db.execute("UPDATE meta SET value = ? WHERE key = 'agreement'", (first,))
+                process = Process.empty()
+            else:  # a log written before track records: it tracks the agreement its genesis names
+                process = Process([self.process.first])
         genesis = genesis_digest(db.execute("SELECT value FROM meta WHERE key = 'agreement'").fetchone()[0])
         seq, prev_hash, prev_at = last if last else (0, genesis, "")
         meta = dict(db.execute("SELECT key, value FROM meta WHERE key IN ('last_number', 'record_count', 'summary')"))
@@ -475,10 +489,12 @@ class Store:
         summary = meta.get("summary") == _SUMMARY_FORMAT + prev_hash  # up to date: keep it so; else rebuild it at the end
         now = format_utc(utc_now())
         taken = {row[0] for row in db.execute("SELECT id FROM records WHERE type IN ('amendment', 'ending', 'track')")}
-        process = self.process if self.process.agreements else _process_of(None)
+        if not (last is None and restore):
+            process = self.process
         next_numbers: dict[str, int] = {}
         # targets that this batch ends, so a later line cannot end them again
         ended_in_batch: dict[str, str] = {}
+        endings_in_batch: list[tuple[str, dict[str, Any]]] = []
         ids: list[str] = []
         # rows are inserted a few thousand at a time (before any query that must see them), and the
         # evidence summary changes once per group at the end
@@ -509,10 +525,10 @@ class Store:
                         record_id = f"{prefix}{next_numbers[prefix]}"
                         next_numbers[prefix] += 1
                 if record.type == TRACK:
-                    tracked = agreement_of_track(record)
                     if record_id in taken:
-                        raise InputError(f"the store tracks {tracked.id} already", "agreement")
-                    if seq > 0 or leading or restore:
+                        raise InputError(f"the store tracks {record.body['agreement']} already", "agreement")
+                    if record not in leading:
+                        tracked = agreement_of_track(record)
                         process = process.with_agreement(tracked) if tracked.id not in process.ids else process
                     taken.add(record_id)
                 if record.type in (AMENDMENT, ENDING) and restore:
@@ -521,10 +537,14 @@ class Store:
                     taken.add(record_id)
                 if record.target is not None:
                     self._check_target(record, ended_in_batch)
+                if record.type == ENDING:
+                    self._check_ending(record, restore, endings_in_batch)
+                    endings_in_batch.append((record_id, record.body))
                 body_json = _canonical_json(record.body)
                 digest = _chain_hash(prev_hash, record_id, record.type, body_json, at, by)
-                if restore and record.hash is not None and record.hash != digest:
-                    raise IntegrityError(f"hash does not match the rebuilt chain (expected {digest})", "hash")
+                if restore and record.hash is not None and record.hash != digest:  # a line of the file: bad input
+                    raise InputError(f"does not match the rebuilt chain (expected {digest}): the export was changed "
+                                     "after it was written, or is not whole", "hash")
                 derived = _derived_values(record)
                 pending.append(((new_seq, record_id, record.type, body_json, at, by, prev_hash, digest, *derived,
                                  record.target), record_id, record.line))
@@ -567,6 +587,7 @@ class Store:
             db.execute("INSERT OR REPLACE INTO meta VALUES ('summary', ?)", (_SUMMARY_FORMAT + prev_hash,))
         else:
             self._rebuild_summary()
+        self._after_commit = process
         return ids
 
     def _insert(self, pending: list[tuple[tuple[Any, ...], str, int | None]]) -> None:
@@ -634,11 +655,9 @@ class Store:
             if not re.fullmatch(rf"{re.escape(owner.id) if owner else prefix}-{letter}[1-9][0-9]*", record.id):
                 raise InputError(f"{record.type} IDs are <agreement>-{letter}<n>"
                                  + (f" ({owner.id}-{letter}<n>)" if owner else "") + f", got {record.id!r}", "id")
-            if owner is not None:
-                bundled = owner.amendments if record.type == AMENDMENT else owner.endings
-                if any(item.id == record.id for item in bundled):
-                    raise InputError(f"{record.type} ID {record.id} is already taken by the bundled clause file "
-                                     f"of {owner.id}", "id")
+            if owner is not None and record.id in bundled_ids(owner):
+                raise InputError(f"{record.id} is the ID of an {record.type} in the clause file of {owner.id}; "
+                                 "a log's amendments and endings are numbered after the clause file's", "id")
         at = format_utc(parse_utc(record.recorded_at))
         if at < prev_at:
             raise InputError(f"recorded_at {record.recorded_at} is earlier than the record before it", "recorded_at")
@@ -658,6 +677,34 @@ class Store:
         if ended_by is not None:
             raise InputError(f"observation {target} was already superseded or retracted by record {ended_by}; "
                              f"only the latest record of a chain can be corrected or retracted", field)
+
+    def _check_ending(self, record: NewRecord, restore: bool, batch: list[tuple[str, dict[str, Any]]]) -> None:
+        """One ending in effect per obligation: another is refused unless it names (`supersedes`) the ending it
+        corrects, an ending of the same obligation that nothing superseded yet. A restore keeps what the log
+        recorded (endings recorded twice by an earlier version included) and checks only what it supersedes."""
+        obligation = record.body["obligation"]
+        endings = [(e.id, {"obligation": e.obligation, "on": e.on.isoformat()})
+                   for agreement in self.process.agreements for e in agreement.endings]
+        endings += [(row[0], json.loads(row[1])) for row in self._db.execute(
+            f"SELECT id, body FROM records WHERE type = {_TYPE_TERM[ENDING]} ORDER BY seq")]
+        endings += batch
+        superseded = {body["supersedes"]: ending_id for ending_id, body in endings if body.get("supersedes")}
+        target = record.body.get("supersedes")
+        if target is not None:
+            named = dict(endings).get(target)
+            if named is None:
+                raise UnknownReferenceError(f"no ending with ID {target}", "supersedes")
+            if named["obligation"] != obligation:
+                raise InputError(f"ending {target} ends {named['obligation']}, not {obligation}", "supersedes")
+            if target in superseded:
+                raise InputError(f"ending {target} was already superseded by {superseded[target]}; only the latest "
+                                 "ending can be corrected", "supersedes")
+            return
+        live = [(i, body) for i, body in endings if body["obligation"] == obligation and i not in superseded]
+        if live and not restore:
+            ending_id, body = live[-1]
+            raise InputError(f"{obligation} is already ended by {ending_id} on {body['on']}; to correct that ending, "
+                             f"record the new one with --supersedes {ending_id}", "obligation")
 
     def _next_number(self, prefix: str, owner: Agreement, record_type: str, taken: set[str]) -> int:
         numbers = [int(record_id[len(prefix):]) for record_id in taken
@@ -882,16 +929,19 @@ def _ref_id(ref: str) -> str:
     return load_agreement(ref).id
 
 
-def _track_ref(agreement: Agreement, process: Process) -> str:
-    """How a new store's track record names an agreement: its bundled ID, or the path of its clause file."""
+def _track_body(agreement: Agreement, durable: bool) -> dict[str, Any]:
+    """A track record's body: a bundled agreement by ID; another by the path of its clause file. An agreement
+    that has no file (built in memory) can be tracked only by a store that is never reopened (`durable` False)."""
     from .clauses import bundled_ids, clause_path, load_agreement
 
     if agreement.id in bundled_ids():
         path = str(clause_path(agreement.id).resolve())
         if agreement.source_path == path or (agreement.source_path is None and load_agreement(agreement.id).model_dump()
                                              == agreement.model_dump()):
-            return agreement.id
-    path = agreement.source_path
-    if path is None:
-        raise InputError(f"agreement {agreement.id} is not bundled: name its clause file's path to track it", "--agreement")
-    return str(path)
+            return {"agreement": agreement.id}
+    if agreement.source_path is not None and Path(agreement.source_path).is_file():
+        return {"agreement": agreement.id, "path": agreement.source_path}
+    if durable:
+        raise InputError(f"agreement {agreement.id} was not read from a clause file that can be read again (a pipe?): "
+                         "name its file's path to track it", "--agreement")
+    return {"agreement": agreement.id}

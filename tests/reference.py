@@ -191,9 +191,12 @@ def term_in_force(agreement: Agreement, log: list[dict[str, Any]], ob_id: str, t
 
 
 def ended(agreement: Agreement, log: list[dict[str, Any]], ob_id: str, as_of: dt.date, as_recorded: str | None) -> bool:
-    """True when an ending of the obligation takes effect on or before `as_of`."""
-    days = [e.on for e in agreement.endings if e.obligation == ob_id]
-    days += [_date(e["on"]) for e in _recorded(log, as_recorded) if e["type"] == "ending" and e["obligation"] == ob_id]
+    """True when an ending of the obligation takes effect on or before `as_of` (an ending superseded by a later
+    one, recorded by `as_recorded`, no longer applies)."""
+    recorded = [e for e in _recorded(log, as_recorded) if e["type"] == "ending"]
+    superseded = {e["supersedes"] for e in recorded if e.get("supersedes")}
+    days = [e.on for e in agreement.endings if e.obligation == ob_id and e.id not in superseded]
+    days += [_date(e["on"]) for e in recorded if e["obligation"] == ob_id and e["id"] not in superseded]
     return any(day <= as_of for day in days)
 
 

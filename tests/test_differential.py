@@ -165,6 +165,9 @@ def build(ops: list[tuple[str, Any]]) -> tuple[Store, list[dict[str, Any]]]:
     log: list[dict[str, Any]] = []
     live: list[str] = []  # observations that are the latest of their chain, in earlier batches
     batch: list[tuple[Any, dict[str, Any]]] = []
+    # an obligation ends once: a later ending supersedes the one in effect (IDs are numbered as the store does)
+    ending_numbers = [int(e.id.rsplit("-E", 1)[1]) for e in AGREEMENT.endings]
+    in_effect = {e.obligation: e.id for e in AGREEMENT.endings}
 
     def flush() -> None:
         if not batch:
@@ -195,6 +198,10 @@ def build(ops: list[tuple[str, Any]]) -> tuple[Store, list[dict[str, Any]]]:
         elif what == "amend":
             batch.append((amendment_record(data, AGREEMENT), {"type": "amendment", **data}))
         else:
+            ending_numbers.append(max(ending_numbers, default=0) + 1)
+            if data["obligation"] in in_effect:
+                data = {**data, "supersedes": in_effect[data["obligation"]]}
+            in_effect[data["obligation"]] = f"{AGREEMENT.id}-E{ending_numbers[-1]}"
             batch.append((ending_record(data, AGREEMENT), {"type": "ending", **data}))
     flush()
     times = {r.id: r.recorded_at for r in store.records()}

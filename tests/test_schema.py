@@ -109,7 +109,7 @@ def test_each_schema_is_json_with_only_keywords_the_tests_understand(name):
 
 def test_observation_schema_fields_and_required():
     schema = schema_of("observation")
-    assert schema["required"] == ["kind", "date", "actor", "source", "source_party"]
+    assert schema["required"] == ["kind", "date", "actor", "source"]  # source_party: the registry may supply it
     assert list(schema["properties"]) == list(OBSERVATION_FIELDS)
     assert "external_id" in schema["properties"]
     assert schema["additionalProperties"] is False
