@@ -461,6 +461,9 @@ def test_unreadable_scenario_file_exits_4(tmp_path):
     ("contingent-2500-cap.yaml", []),
     ("corridor-corroborated.yaml", []),
     ("nk-attributed-to-am.yaml", [("P9-transport-links", "AM", "alleged", "violated")]),
+    ("exclusive-deadlines.yaml", [("P2-aghdam-return", "AM", "compliant", "violated"),
+                                  ("P6-kalbajar-return", "AM", "compliant", "violated"),
+                                  ("P6-lachin-return", "AM", "compliant", "violated")]),
 ])
 def test_examples_against_the_sample_log(name, expected):
     text = (EXAMPLES / name).read_text()
