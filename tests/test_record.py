@@ -165,6 +165,16 @@ def test_the_log_only_grew():
     assert stamps == sorted(stamps) and len(set(stamps)) == len(stamps)
 
 
+def test_draft_process_observations_cite_their_sources():
+    path = ROOT / "observations" / "drafts" / "process-additions.jsonl"
+    lines = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    assert 10 <= len(lines) <= 20
+    for line in lines:
+        assert not {"id", "recorded_at", "recorded_by", "hash", "supersedes"} & set(line), line
+        assert ADDRESS.search(line["notes"]) and "outside the project's source articles" in line["notes"], line
+    assert local_path_citations(lines) == []
+
+
 # ---- the source registry -------------------------------------------------------------------------
 
 
