@@ -113,7 +113,7 @@ def test_sections_terms_evidence_and_deadlines(series_runs):
     point6 = section(text, "Point 6")
     assert "| deadline | 2020-11-25 (inclusive) | 2020-11-15 |" in point6
     assert "nov-10-2020-A1: 2020-11-25, agreed 2020-11-15 by AZ at the request of AM, relayed by RU" in point6
-    assert "> The Republic of Armenia shall return the Kalbajar district" in point6
+    assert "> The Republic of Armenia shall cede the Kalbajar District" in point6
     point1 = section(text, "Point 1")
     # the decisive evidence of the violation, with the correction that replaced observation 11
     assert "| 10 | 2021-07-13 | AM | ceasefire.breach, conflict-zone, at Shusha direction |" in point1
