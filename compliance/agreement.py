@@ -112,6 +112,7 @@ class KindSpec(Strict):
     default_subject: Optional[str] = None
     subject_required: bool = False
     attributes: dict[str, AttributeSpec] = {}
+    context: bool = False  # recorded and reported for context: no rule reads it (lint does not warn)
 
     @field_validator("attributes")
     @classmethod

@@ -114,7 +114,7 @@ def lint(agreement: Agreement, doc: YamlDocument | None = None) -> list[str]:
     warnings: list[str] = []
     read_kinds = {kind for ob in agreement.obligations for kind in ob.kinds}
     for kind, spec in agreement.kinds.items():
-        if kind not in read_kinds:
+        if kind not in read_kinds and not spec.context:
             warnings.append(f"{where('kinds', kind)}: kind {kind!r} is declared but no rule reads it")
         for name, attribute in spec.attributes.items():
             if attribute.type in ("integer", "number") and not attribute.unit:

@@ -330,8 +330,11 @@ def read_jsonl(lines: Iterable[str | bytes], agreement: Agreement | Process, whe
                 raise InputError("not valid JSON (nested too deeply)") from None
             if _Rejected.made != made or _SURROGATE.search(raw) or _ESCAPED_SURROGATE.search(raw):
                 _reject_unacceptable(data)
-            if not records and isinstance(data, dict) and data.get("record") == TRACK and "id" in data:
-                process = Process.empty()  # a restore of a log that says what it tracks
+            if not records and isinstance(data, dict) and "id" in data:  # a restore
+                if data.get("record") == TRACK:
+                    process = Process.empty()  # a log that says what it tracks
+                elif process.agreements:
+                    process = Process([process.first])  # a log written before track records: its first agreement
             record = parse_line(data, process, declared, source_party)
             if record.type == TRACK:
                 tracked = agreement_of_track(record)

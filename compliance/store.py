@@ -388,9 +388,14 @@ class Store:
         if given is not None:
             return _process_of(given)
         refs: list[str] = []
-        for (body,) in self._db.execute("SELECT body FROM records WHERE type = 'track' ORDER BY seq"):
-            data = json.loads(body)
-            refs.append(data.get("path") or data["agreement"])
+        try:
+            for (body,) in self._db.execute("SELECT body FROM records WHERE type = 'track' ORDER BY seq"):
+                data = json.loads(body)
+                refs.append(data.get("path") or data["agreement"])
+        except sqlite3.OperationalError:
+            raise
+        except (sqlite3.DatabaseError, ValueError, KeyError, TypeError):
+            refs = []  # a damaged log: read as tracking its first agreement; `verify` says what is wrong
         if not refs or _ref_id(refs[0]) != first:
             refs.insert(0, first)
         try:

@@ -213,7 +213,8 @@ def build(ops: list[tuple[str, Any]]) -> tuple[Store, list[dict[str, Any]]]:
 def compare(store: Store, log: list[dict[str, Any]], as_of: dt.date, since: dt.date | None,
             as_recorded: str | None, without_amendments: bool) -> None:
     recorded = None if as_recorded is None else dt.datetime.fromisoformat(as_recorded.replace("Z", "+00:00"))
-    got = check(store, as_of=as_of, since=since, as_recorded=recorded, without_amendments=without_amendments)
+    got = check(store, as_of=as_of, since=since, as_recorded=recorded, without_amendments=without_amendments,
+                agreements=[AGREEMENT])
     want = reference.evaluate(AGREEMENT, log, as_of=as_of, since=since, as_recorded=as_recorded,
                               without_amendments=without_amendments)
     assert [(o.id, o.bearer) for o in got.obligations] == [(w["id"], w["bearer"]) for w in want]
@@ -268,6 +269,8 @@ def test_sample_log_matches_reference(as_of):
     store = Store.sample(AGREEMENT)
     log = []
     for r in store.records():
+        if r.type == "observation" and r.body["kind"] not in AGREEMENT.kinds:
+            continue  # an observation for a later statement of the process: the reference reads nov-10-2020
         body = dict(r.body)
         if r.type == "observation":
             supersedes = body.pop("supersedes", None)

@@ -31,6 +31,7 @@ AGREEMENT = load_agreement("nov-10-2020")
 SAMPLE_LINES = sample_log().read_text(encoding="utf-8").splitlines()
 SAMPLE_RECORDS = sum(1 for line in SAMPLE_LINES if line.strip())                  # 111: the sample log
 SAMPLE_RETRACTIONS = sum(1 for line in SAMPLE_LINES if '"retracts"' in line)      # 5
+SAMPLE_TRACKS = sum(1 for line in SAMPLE_LINES if '"record": "track"' in line)     # 2: jan-11-2021, nov-26-2021
 BUILT_RECORDS = SAMPLE_RECORDS + 3                                                  # build_store adds 3
 CLI = [str(Path(sys.executable).with_name("compliance"))]  # the console script of this environment
 
@@ -117,8 +118,8 @@ def body_of(path: Path, record_id: str) -> dict:
 def test_clean_log_verifies_and_reports_count_and_head(db_path: Path) -> None:
     report = run_verify(db_path)
     assert report.records == BUILT_RECORDS
-    assert report.by_type == {"observation": SAMPLE_RECORDS - SAMPLE_RETRACTIONS + 1,
-                              "retraction": SAMPLE_RETRACTIONS, "amendment": 1, "ending": 1}
+    assert report.by_type == {"observation": SAMPLE_RECORDS - SAMPLE_RETRACTIONS - SAMPLE_TRACKS + 1,
+                              "retraction": SAMPLE_RETRACTIONS, "track": SAMPLE_TRACKS, "amendment": 1, "ending": 1}
     store = Store.open(db_path, AGREEMENT)
     assert report.head == store.head().digest
     store.close()

@@ -36,10 +36,10 @@ def write_lines(path, lines: list[dict]) -> None:
 
 def test_a_tampered_export_names_its_line_and_leaves_no_store(tmp_path):
     lines = export(tmp_path, ADD, ADD + ["--notes", "second"], ADD + ["--notes", "third"])
-    lines[1]["source"] = "Azerbaijani MoD"  # changed after export, hash kept
+    lines[TRACKS + 1]["source"] = "Azerbaijani MoD"  # the second observation, changed after export, hash kept
     backup = tmp_path / "backup.jsonl"
     write_lines(backup, lines)
-    refused_import(backup, tmp_path / "restored.db", f"{backup}:2", "hash: does not match the rebuilt chain")
+    refused_import(backup, tmp_path / "restored.db", f"{backup}:{TRACKS + 2}", "hash: does not match the rebuilt chain")
 
 
 @pytest.mark.parametrize("args", [

@@ -9,7 +9,7 @@ from typing import Any, Optional
 import typer
 
 from . import app
-from .common import AgreementOption, handles_errors, open_agreement
+from .common import AgreementOption, agreement_refs, handles_errors
 
 JSON_SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
 
@@ -53,8 +53,9 @@ def observation_schema(agreement: Any = None, *, for_import: bool = True) -> dic
         properties = schema["properties"]
         properties["kind"]["enum"] = list(agreement.kinds)
         codes = ", ".join(agreement.known_codes)
-        properties["actor"]["description"] += f" Known to {agreement.id}: {codes}."
-        properties["source_party"]["description"] += f" Known to {agreement.id}: {codes}, independent."
+        named = getattr(agreement, "id", None) or ", ".join(agreement.ids)
+        properties["actor"]["description"] += f" Known to {named}: {codes}."
+        properties["source_party"]["description"] += f" Known to {named}: {codes}, independent."
     return schema
 
 
@@ -109,4 +110,7 @@ def schema(
 
     Example: compliance schema observation > observation.schema.json
     """
-    typer.echo(json.dumps(schema_for(name.value, open_agreement(ctx, agreement)), indent=2, ensure_ascii=False))
+    from ..process import bundled_process_ids, load_process
+
+    refs = agreement_refs(ctx, agreement) or bundled_process_ids()
+    typer.echo(json.dumps(schema_for(name.value, load_process(refs)), indent=2, ensure_ascii=False))
