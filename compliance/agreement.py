@@ -282,6 +282,7 @@ class Agreement(Strict):
     in_force: dt.datetime
     timezone: str
     reading_of_deadlines: str
+    unread_note: Optional[str] = None  # what the observations of its kinds that no rule reads are (reports)
     versions: dict[str, TextVersion] = Field(min_length=1)
     parties: dict[str, str] = Field(min_length=1)
     actors: dict[str, str] = {}

@@ -306,6 +306,8 @@ class Store:
                 db = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True,
                                      timeout=BUSY_TIMEOUT_SECONDS, isolation_level=None)
             store = cls(db, Process.empty(), path, write)
+            if not write and store._is_version_1():
+                return store._read_version_1(agreements)
             store._prepare(create=write, agreements=agreements)
         except sqlite3.DatabaseError as error:
             raise StoreError(f"cannot open the store: {error}", str(path)) from None
@@ -331,6 +333,25 @@ class Store:
         records = read_jsonl(path.read_text(encoding="utf-8").splitlines(), first, str(path))
         store.append(records, recorded_by="sample")
         store.writable = False
+        return store
+
+    def _is_version_1(self) -> bool:
+        """True for a store written before stores tracked several agreements (no `attrs` column yet)."""
+        try:
+            has_records = self._db.execute("SELECT 1 FROM sqlite_schema WHERE name = 'records'").fetchone()
+        except sqlite3.DatabaseError:
+            return False
+        return has_records is not None and "attrs" not in self._columns()
+
+    def _read_version_1(self, agreements: Any) -> "Store":
+        """A read of a version 1 store: the file is left as it is (its first write rebuilds it in place); the
+        read sees an in-memory copy rebuilt with this version's columns."""
+        copy = sqlite3.connect(":memory:", isolation_level=None)
+        self._db.backup(copy)
+        self._db.close()
+        store = type(self)(copy, Process.empty(), None, True)
+        store._prepare(create=True, agreements=agreements)
+        store.path, store.writable = self.path, False
         return store
 
     def _columns(self) -> set[str]:

@@ -96,13 +96,13 @@ def test_report_header_and_summary(series_runs):
     assert "- As of: **2021-07-31**, the period's last day" in text
     assert "- Log digest: `sha256:cc76c56c245bf5c49ec56fef8720e451a3d2eaa219dd8649f448b892e6f28382`" in text
     rows = summary(text)
-    assert len(rows) == 22
+    assert len(rows) == 19  # the joint obligations (P4-term, P6-new-route-plan, P7) have one row for both bearers
     assert rows[("P1-ceasefire-AM", "AM")] == ["violated", "violated", "compliant → violated"]
     assert rows[("P1-ceasefire-AZ", "AZ")] == ["compliant", "alleged", "alleged → compliant"]
     assert rows[("P3-personnel-cap", "RU")] == ["alleged", "alleged", "unknown → alleged"]
     assert rows[("P9-transport-links", "AM")] == ["disputed", "disputed", "compliant → disputed"]
     assert rows[("P2-aghdam-return", "AM")] == ["compliant", "compliant", "unchanged"]
-    assert rows[("P6-new-route-plan", "AZ")] == ["pending", "pending", "unchanged"]
+    assert rows[("P6-new-route-plan", "AM, AZ")] == ["pending", "pending", "unchanged"]
 
 
 def test_sections_terms_evidence_and_deadlines(series_runs):
@@ -119,7 +119,7 @@ def test_sections_terms_evidence_and_deadlines(series_runs):
     assert "| 10 | 2021-07-13 | AM | ceasefire.breach, conflict-zone, at Shusha direction |" in point1
     assert "| 13 (corrects 11) | 2021-07-13 | AM |" in point1
     assert "[example.org](https://example.org/az-mod/2021-07-14?lang=en&amp;page=2)" in point1
-    outside = section(text, "Incidents outside the agreement's scope")
+    outside = section(text, "Observations no obligation reads")
     assert [r[0].strip() for r in table_rows(outside)[2:]] == ["12"]
     assert "ceasefire.breach, state-border, at Tovuz direction" in outside
     upcoming = table_rows(section(text, "Upcoming deadlines and notice dates"))[2:]
@@ -278,10 +278,11 @@ def test_index_lists_every_report(agreement, tmp_path):
     assert [p.name for p in paths] == ["nov-10-2020-2021-07-15.md", "index.md"]
     index = (tmp_path / "index.md").read_text(encoding="utf-8")
     links = re.findall(r"\]\(([^)]+)\)", index)
-    assert sorted(links) == sorted(["nov-10-2020-2021-07.md", "nov-10-2020-2021-Q3.md", "nov-10-2020-2021-07-15.md",
-                                    "notes.md"])
-    assert "### Quarterly reports" in index and "### Monthly reports" in index and "### Reports as of a date" in index
-    assert "| [2021-Q3](nov-10-2020-2021-Q3.md) | 2021-07-01 to 2021-09-30 | 2021-09-30 |" in index
+    assert set(links) == {"nov-10-2020-2021-07.md", "nov-10-2020-2021-Q3.md", "nov-10-2020-2021-07-15.md", "notes.md"}
+    assert "## Quarterly reports" in index and "## Monthly reports" in index and "## Reports as of a date" in index
+    assert "| 2021-Q3 | 2021-07-01 to 2021-09-30 | 2021-09-30 | [report](nov-10-2020-2021-Q3.md): " in index
+    # the process summary leads with the period that ends last (the quarter, to 30 September)
+    assert section(index, "The process in 2021-Q3").count("nov-10-2020-2021-Q3.md") == 1
 
 
 # ---- command line ------------------------------------------------------------------------------
@@ -355,6 +356,6 @@ def test_a_long_period_list_is_cut_at_500_rows_and_counts_the_rest(tmp_path):
     (path, *_rest) = write_reports(store, tmp_path, period="2021-07", charts=False)
     text = path.read_text(encoding="utf-8")
     section = text.split("## Observations dated in the period", 1)[1]
-    assert "503 observations dated from 2021-07-01 to 2021-07-31" in section
+    assert "503 observations of the agreement's kinds dated from 2021-07-01 to 2021-07-31" in section
     assert sum(1 for line in section.splitlines() if line.startswith("| ") and "ceasefire.breach" in line) == 500
     assert "3 more are in the log (`compliance observe list --since 2021-07-01 --until 2021-07-31`)" in section

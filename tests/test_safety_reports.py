@@ -173,7 +173,7 @@ def test_wording(tmp_path):
     assert "| none |" in text
     (path, *_rest) = write_reports(fixture_store(), tmp_path / "one", period="2021-01", today=TODAY, charts=False)
     observed = section(path.read_text(encoding="utf-8"), "Observations dated in the period")
-    assert "1 observation dated from 2021-01-01" in observed and "1 observations" not in observed
+    assert "1 observation of the agreement's kinds dated from 2021-01-01" in observed and "1 observations" not in observed
 
 
 # ---- charts ------------------------------------------------------------------------------------
@@ -204,15 +204,17 @@ def test_the_y_axis_separates_a_count_just_above_the_cap():
 
 
 def test_the_x_axis_starts_where_the_counts_of_interest_start(tmp_path):
-    from compliance.report import caps_panels, caps_start, gather, _Evaluator
     from compliance.check import snapshot
+    from compliance.report import Evaluator, caps_panels, caps_start, gather
+    from compliance.report.gather import Run
 
     store = sample()
     snap = snapshot(store, dt.date(2023, 12, 31))
-    data = gather(store, snap, _Evaluator(snap, snap.agreement), quarter(dt.date(2023, 10, 1)), dt.date(2023, 12, 31), TODAY)
-    assert caps_start(caps_panels(store, snap, data), data) == dt.date(2023, 10, 1)  # no count in the year before
-    data = gather(store, snap, _Evaluator(snap, snap.agreement), quarter(dt.date(2022, 4, 1)), dt.date(2022, 6, 30), TODAY)
-    assert caps_start(caps_panels(store, snap, data), data) == dt.date(2021, 9, 10)  # the range of 2021-09-10
+    run = Run(store, snap, Evaluator(snap), TODAY, {a.id: a for a in store.process.agreements})
+    data = gather(run, snap.agreement, quarter(dt.date(2023, 10, 1)), dt.date(2023, 12, 31))
+    assert caps_start(caps_panels(snap, data), data) == dt.date(2023, 10, 1)  # no count in the year before
+    data = gather(run, snap.agreement, quarter(dt.date(2022, 4, 1)), dt.date(2022, 6, 30))
+    assert caps_start(caps_panels(snap, data), data) == dt.date(2021, 9, 10)  # the range of 2021-09-10
 
 
 def test_a_long_verdict_grid_is_split_by_year():

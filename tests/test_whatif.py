@@ -464,6 +464,9 @@ def test_unreadable_scenario_file_exits_4(tmp_path):
     ("exclusive-deadlines.yaml", [("P2-aghdam-return", "AM", "compliant", "violated"),
                                   ("P6-kalbajar-return", "AM", "compliant", "violated"),
                                   ("P6-lachin-return", "AM", "compliant", "violated")]),
+    ("jan-11-exclusive-readings.yaml", [("J2-first-meeting", "AM", "compliant", "violated"),
+                                        ("J2-first-meeting", "AZ", "compliant", "violated"),
+                                        ("J2-first-meeting", "RU", "compliant", "violated")]),
 ])
 def test_examples_against_the_sample_log(name, expected):
     text = (EXAMPLES / name).read_text()
