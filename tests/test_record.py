@@ -1,7 +1,7 @@
 """The record, exact (issue 14): every quote names a version with an address, no citation points at a
 local file, every registry alignment carries its reason, and corrections cite their sources.
 
-The checks read the bundled files themselves (clause files, drafts included, the sample log and the
+The checks read the bundled files themselves (clause files, the sample log and the
 source registry); each checker is also run on a small bad input, so that the test can fail.
 """
 
@@ -19,7 +19,7 @@ from compliance.resources import sample_log
 from compliance.sources import bundled_path, parse_registry
 
 ROOT = Path(__file__).resolve().parent.parent
-CLAUSE_FILES = sorted((ROOT / "clauses").glob("*.yaml")) + sorted((ROOT / "clauses" / "drafts").glob("*.yaml"))
+CLAUSE_FILES = sorted((ROOT / "clauses").glob("*.yaml"))
 LOCAL_PATH = re.compile(r"(?:\bsources/|\b\d{3}_[0-9a-f]{16}\.txt\b)")
 VARIANT_COMMENT = re.compile(r"^\s*# variant: (\{.*\})\s*$")
 ADDRESS = re.compile(r"https?://\S+")
