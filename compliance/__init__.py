@@ -37,15 +37,14 @@ _EXPORTS = {
 }
 
 
-def open_store(location: Any, agreement: Any = "nov-10-2020", *, write: bool = False):
-    """Open a store by path (or 'sample') for an agreement given as an ID, a path or an Agreement."""
-    from .agreement import Agreement
-    from .clauses import load_agreement
+def open_store(location: Any, agreements: Any = None, *, write: bool = False):
+    """Open a store by path (or 'sample'). A new store tracks `agreements` (an ID, a clause-file path, an
+    Agreement, or a list of them; default: the bundled process); an existing store tracks what its log says."""
     from .store import Store
 
-    if not isinstance(agreement, Agreement):
-        agreement = load_agreement(agreement)
-    return Store.open(location, agreement, write=write)
+    if isinstance(agreements, (str, bytes)) or hasattr(agreements, "__fspath__"):
+        agreements = [agreements]
+    return Store.open(location, agreements, write=write)
 
 
 def __getattr__(name: str) -> Any:

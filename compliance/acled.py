@@ -30,8 +30,8 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError,
 
 from .agreement import INDEPENDENT, Agreement
 from .errors import ComplianceError, InputError, StoreError
-from .exchange import observation_record
-from .observation import METHODS, MAX_LONG_TEXT, MAX_TEXT
+from .exchange import ImportPlan, latest_of_chains, observation_record, plan_reimport
+from .observation import METHODS, MAX_LONG_TEXT, MAX_TEXT, check_party_code
 from .records import OBSERVATION, NewRecord, canonical_json
 from .sources import Registry
 
@@ -280,6 +280,8 @@ def load_mapping(path: Path | None, agreement: Agreement, declared: frozenset[st
 
 def _check_alignment(code: str, known: set[str], where: str) -> str:
     if code != INDEPENDENT and code not in known:
+        if code.upper() in known or code.lower() == INDEPENDENT:  # says which code it means
+            check_party_code(code, where, sorted(known), allow_independent=True)
         raise InputError(f"unknown party code {code!r} (known: {', '.join(sorted(known))}, independent)", where)
     return code
 
@@ -325,6 +327,7 @@ class AcledRows:
     candidates: list[Candidate]
     skipped: Skipped
     rows: int
+    event_ids: set[str] = field(default_factory=set)  # every event of the file (mapped or not), with the prefix
 
 
 def _text(row: dict[str, str], column: str) -> str:
@@ -449,6 +452,7 @@ def _read_rows(rows: Iterable[tuple[int, dict[str, str]]], where: str, agreement
     candidates: list[Candidate] = []
     skipped = Skipped()
     seen: dict[str, Candidate] = {}
+    event_ids: set[str] = set()
     unknown_sources: dict[str, int] = {}
     count = 0
     for line, row in rows:
@@ -457,6 +461,7 @@ def _read_rows(rows: Iterable[tuple[int, dict[str, str]]], where: str, agreement
             event_id = _text(row, "event_id_cnty")
             if not event_id:
                 raise InputError("is empty; every ACLED event has an ID", "event_id_cnty")
+            event_ids.add(_fit(mapping.external_id_prefix + event_id, MAX_TEXT))
             try:
                 day = parse_event_date(row.get("event_date") or "")
             except InputError as error:
@@ -515,92 +520,23 @@ def _read_rows(rows: Iterable[tuple[int, dict[str, str]]], where: str, agreement
         shown_name = name.replace('"', "'")
         raise InputError(f"outlet {name!r} is not in the source registry{more}; register it: compliance sources add "
                          f"\"{shown_name}\" --party CODE, or give --default-source-party", f"{where}:{line}: source")
-    return AcledRows(candidates, skipped, count)
+    return AcledRows(candidates, skipped, count, event_ids)
 
 
 # ---- against the log --------------------------------------------------------------------------------
 
-@dataclass
-class ImportPlan:
-    """What an import appends (new observations and corrections) and what it leaves out, and why."""
-
-    records: list[NewRecord]
-    new: int
-    corrections: int
-    unchanged: int
-    retracted: int
-    skipped: Skipped
-    rows: int
-
-    def summary(self, stored: int | None = None) -> str:
-        """The stderr line: `imported N (K corrections); skipped M unmapped (event types: ...); ...`."""
-        stored = len(self.records) if stored is None else stored
-        text = f"imported {stored}"
-        if self.corrections:
-            text += f" ({self.new} new, {self.corrections} correction{'s' if self.corrections != 1 else ''})"
-        if self.skipped.total:
-            text += f"; skipped {self.skipped.total} unmapped ({self.skipped.describe()})"
-        if self.unchanged:
-            text += f"; skipped {self.unchanged} already in the log unchanged"
-        if self.retracted:
-            text += f"; skipped {self.retracted} retracted in the log"
-        return text
+MISSING_SHOWN = 10  # event IDs named in the summary; the rest are counted
 
 
-def _content(body: dict[str, Any]) -> str:
-    return canonical_json({k: v for k, v in body.items() if k != "supersedes"})
-
-
-def plan_import(rows: AcledRows, store: Any) -> ImportPlan:
-    """Compare mapped rows with the log by event ID.
-
-    An event with no record in the log is new. An event whose content equals any record of it in the
-    log (the imported original, an earlier update) is skipped, so a monitor's own correction is not
-    undone by importing the same export again. An event with new content becomes a correction that
-    supersedes the latest record of its chain. An event whose chain ends in a retraction is skipped.
-    """
-    wanted = {c.record.body["external_id"]: c for c in rows.candidates}
-    versions: dict[str, set[str]] = {}
-    chains: dict[str, list[Any]] = {}
-    for record in store.records():
-        if record.type != OBSERVATION:
-            continue
-        external = record.body.get("external_id")
-        if external in wanted:
-            versions.setdefault(external, set()).add(_content(record.body))
-            chains.setdefault(external, []).append(record)
-    records: list[NewRecord] = []
-    new = corrections = unchanged = retracted = 0
-    for external, candidate in wanted.items():
-        if external not in chains:
-            records.append(candidate.record)
-            new += 1
-            continue
-        if _content(candidate.record.body) in versions[external]:
-            unchanged += 1
-            continue
-        latest = _latest(store, chains[external])
-        if latest is None:
-            retracted += 1
-            continue
-        body = {**candidate.record.body, "supersedes": latest.id}
-        records.append(NewRecord(OBSERVATION, body, observation=candidate.record.observation, target=latest.id,
-                                 line=candidate.line))
-        corrections += 1
-    records.sort(key=lambda r: r.line or 0)
-    return ImportPlan(records, new, corrections, unchanged, retracted, rows.skipped, rows.rows)
-
-
-def _latest(store: Any, records: list[Any]) -> Any | None:
-    """The live end of the chains these records belong to (highest sequence), or None if all were retracted."""
-    ends: dict[str, Any] = {}
-    for record in records:
-        current = record
-        while current.ended_by is not None:
-            current = store.get(current.ended_by)
-        if current.type == OBSERVATION:
-            ends[current.id] = current
-    return max(ends.values(), key=lambda r: r.seq) if ends else None
+def plan_import(rows: AcledRows, store: Any, prefix: str = "acled:") -> ImportPlan:
+    """Compare mapped rows with the log by event ID (`exchange.plan_reimport`), and find the events the log
+    holds (live, with the mapping's `prefix`) that this export no longer has: they are kept, and reported."""
+    plan = plan_reimport([c.record for c in rows.candidates], store, read_log=True)
+    plan.skipped, plan.rows = rows.skipped, rows.rows
+    plan.missing = sorted(external for external, chain in plan.logged.items()
+                          if external.startswith(prefix) and external not in rows.event_ids
+                          and latest_of_chains(store, chain) is not None)
+    return plan
 
 
 def import_acled(path: str | Path, agreement: Agreement, store: Any, recorded_by: str, *,
@@ -614,7 +550,7 @@ def import_acled(path: str | Path, agreement: Agreement, store: Any, recorded_by
     registry = registry or load_registry(None)
     rows = read_acled(read_text(path), str(path), agreement, mapping, registry, declared, default_source_party,
                       show_progress=False)
-    plan = plan_import(rows, store)
+    plan = plan_import(rows, store, mapping.external_id_prefix)
     return plan, store.append(plan.records, recorded_by)
 
 

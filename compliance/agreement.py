@@ -112,6 +112,7 @@ class KindSpec(Strict):
     default_subject: Optional[str] = None
     subject_required: bool = False
     attributes: dict[str, AttributeSpec] = {}
+    context: bool = False  # recorded and reported for context: no rule reads it (lint does not warn)
 
     @field_validator("attributes")
     @classmethod
@@ -195,6 +196,9 @@ class Obligation(Strict):
                 raise ValueError(f"the rule reads the term {name!r}, which the obligation does not give "
                                  f"(terms: {', '.join(self.terms) or 'none'})")
         for name, deadline in self.rule.deadlines.items():
+            for count in (deadline.days, deadline.months):
+                if isinstance(count, str) and self.terms[count].type != "count":
+                    raise ValueError(f"term {count!r} must be a whole number (deadline {name!r} counts with it)")
             if deadline.term is not None and self.terms[deadline.term].type not in ("date", "moment"):
                 raise ValueError(f"term {deadline.term!r} must be a date (deadline {name!r} reads it)")
             if deadline.term is not None and not deadline.exact and self.terms[deadline.term].inclusive is None \
@@ -278,6 +282,7 @@ class Agreement(Strict):
     in_force: dt.datetime
     timezone: str
     reading_of_deadlines: str
+    unread_note: Optional[str] = None  # what the observations of its kinds that no rule reads are (reports)
     versions: dict[str, TextVersion] = Field(min_length=1)
     parties: dict[str, str] = Field(min_length=1)
     actors: dict[str, str] = {}

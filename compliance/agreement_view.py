@@ -132,6 +132,8 @@ def agreement_views(store: Any, agreements: Sequence[Agreement], as_of: dt.date 
                                                    if r.body.get("obligation") in ids]
         endings = list(agreement.endings) + [ending_model(r) for r in store.agreement_records(head, ENDING)
                                              if r.body.get("obligation") in ids]
+        superseded = {e.supersedes for e in endings if e.supersedes}  # a corrected ending no longer applies
+        endings = [e for e in endings if e.id not in superseded]
         state = agreement_state(agreement, day, amendments, endings)
         views.append(AgreementView(agreement, day, amendments, endings, state))
     return views

@@ -22,6 +22,9 @@ _NOT_KEYS = frozenset({"date", "int", "bool", "float", "datetime", "str", "funct
                        "function-wrap", "list[str]", "dict[str,any]"})
 
 
+_READ_ONCE: dict[str, Agreement] = {}
+
+
 def bundled_ids() -> list[str]:
     """IDs of the agreements shipped with the package."""
     return sorted(path.stem for path in clauses_dir().glob("*.yaml"))
@@ -72,17 +75,20 @@ def clause_path(ref: str | Path) -> Path:
         if len(files) != 1:
             raise ClauseFileError(f"a clause folder must hold exactly one .yaml agreement file, found {len(files)}", str(candidate))
         return files[0]
-    if candidate.is_file():
+    if candidate.exists():  # a file, or a pipe (`<(...)`), a device, a socket: read as it comes
         return candidate
-    if candidate.exists():
-        raise StoreError("cannot read: not a regular file", str(candidate))
     raise UnknownReferenceError(
         f"no bundled agreement or clause file {text!r} (bundled: {', '.join(bundled_ids()) or 'none'})", "--agreement")
 
 
 def load_agreement(ref: str | Path) -> Agreement:
     """Load a bundled agreement by ID (`nov-10-2020`) or a clause file or folder by path."""
-    path = clause_path(ref).resolve()
+    path = clause_path(ref)
+    if not path.is_file():  # a pipe or a device can be read once: kept for the rest of the run
+        if str(path) not in _READ_ONCE:
+            _READ_ONCE[str(path)] = parse_agreement(_read(path), str(path))
+        return _READ_ONCE[str(path)]
+    path = path.resolve()
     try:
         mtime = path.stat().st_mtime
     except OSError as error:
@@ -108,7 +114,7 @@ def lint(agreement: Agreement, doc: YamlDocument | None = None) -> list[str]:
     warnings: list[str] = []
     read_kinds = {kind for ob in agreement.obligations for kind in ob.kinds}
     for kind, spec in agreement.kinds.items():
-        if kind not in read_kinds:
+        if kind not in read_kinds and not spec.context:
             warnings.append(f"{where('kinds', kind)}: kind {kind!r} is declared but no rule reads it")
         for name, attribute in spec.attributes.items():
             if attribute.type in ("integer", "number") and not attribute.unit:

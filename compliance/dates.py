@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
 import re
 from functools import lru_cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -31,6 +32,21 @@ def zone(name: str) -> dt.tzinfo:
         raise InputError(f"unknown time zone {name!r}; use an offset such as '+03:00' or an IANA name") from error
 
 
+_WELL_FORMED_DAY = re.compile(r"^(\d{4})-(\d{2})-(\d{2})(?=$|[T ])")
+
+
+def not_a_date(text: str, expected: str) -> str:
+    """Why `text` is not a date: a well-formed date that does not exist (`2021-02-30 is not a day of the
+    calendar`), or text not in the `expected` form."""
+    found = _WELL_FORMED_DAY.match(text)
+    if found:
+        try:
+            dt.date(int(found[1]), int(found[2]), int(found[3]))
+        except ValueError:
+            return f"{found[0]} is not a day of the calendar"
+    return f"{text!r} is not {expected}"
+
+
 def _check_year(year: int) -> None:
     if not EARLIEST_YEAR <= year <= LATEST_YEAR:
         raise InputError(f"year {year} is outside {EARLIEST_YEAR}-{LATEST_YEAR}")
@@ -56,7 +72,7 @@ def parse_moment(value: object, tz: dt.tzinfo) -> tuple[dt.date, dt.datetime]:
             else:
                 moment = dt.datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
         except ValueError:
-            raise InputError(f"{text!r} is not an ISO 8601 date (YYYY-MM-DD) or date-time") from None
+            raise InputError(not_a_date(text, "an ISO 8601 date (YYYY-MM-DD) or date-time")) from None
     else:
         raise InputError(f"expected an ISO 8601 date string, got {type(value).__name__}")
     _check_year(moment.year)
@@ -71,8 +87,19 @@ def parse_day(value: object, tz: dt.tzinfo) -> dt.date:
     return parse_moment(value, tz)[0]
 
 
+TODAY_VARIABLE = "COMPLIANCE_TODAY"
+
+
 def today(tz: dt.tzinfo) -> dt.date:
-    """Today's date in `tz`."""
+    """Today's date in `tz`; COMPLIANCE_TODAY=YYYY-MM-DD pins it (for tests, and to replay a past run)."""
+    pinned = os.environ.get(TODAY_VARIABLE, "").strip()
+    if pinned:
+        try:
+            day = dt.date.fromisoformat(pinned)
+        except ValueError:
+            raise InputError(not_a_date(pinned, "a date (YYYY-MM-DD)"), TODAY_VARIABLE) from None
+        _check_year(day.year)
+        return day
     return dt.datetime.now(tz).date()
 
 
@@ -110,7 +137,7 @@ def parse_utc(value: object, field: str = "recorded_at") -> dt.datetime:
             else:
                 moment = dt.datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
         except ValueError:
-            raise InputError(f"{text!r} is not an ISO 8601 date-time", field) from None
+            raise InputError(not_a_date(text, "an ISO 8601 date-time"), field) from None
     else:
         raise InputError("expected an ISO 8601 date-time string", field)
     _check_year(moment.year)

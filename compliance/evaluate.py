@@ -28,6 +28,7 @@ from .terms import Epoch, term_epochs
 from .verdicts import MAX_EVIDENCE, ObligationResult, Verdict
 
 FAR_DAY = 3_000_000  # a day ordinal after every date the calendar holds (32-bit safe)
+_ONE_DAY = dt.timedelta(days=1)
 
 
 @dataclass(frozen=True)
@@ -203,6 +204,8 @@ class Evaluation:
             self.by_engine[id(unit.engine)].append(unit)
             self.engines[id(unit.engine)] = unit.engine
         self.sessions: dict[int, Session] = {}
+        self._by_actor: dict[str, dict[str, list[Row]]] = {}
+        self._earliest: dict[str, dt.date] = {}
 
     # ---- helpers ----------------------------------------------------------------------------------
 
@@ -218,17 +221,40 @@ class Evaluation:
         return start
 
     def _select(self, unit: Unit, read: Any, from_day: dt.date) -> list[Row]:
+        """The rows a read takes for a unit: its kind (subject, supervising body), the conduct it reads, and the
+        days from which its period may count (rows that end before that day cannot)."""
         ctx = self.ctx
-        rows = ctx.rows_by_kind.get(read.kind, ())
         any_actor = read.conduct == "any" or unit.key == UNITS_ALL
-        bearer = unit.key
+        rows = self._rows_of(read.kind, None if any_actor else unit.key)
         supervised = None if read.supervised_by is None else read.supervised_by.upper()
         attribute = ctx.attribute
+        named = read.actor
+        if named is None and read.subject is None and supervised is None and self._earliest_end(read.kind) >= from_day:
+            return rows  # every row of the kind may count: no copy
         return [row for row in rows
                 if row.day_end >= from_day
+                and (named is None or attribute.get(row.actor, row.actor) == named)
                 and (read.subject is None or row.subject == read.subject)
-                and (supervised is None or row.sup == supervised)
-                and (any_actor or attribute.get(row.actor, row.actor) == bearer)]
+                and (supervised is None or row.sup == supervised)]
+
+    def _rows_of(self, kind: str, actor: Optional[str]) -> list[Row]:
+        """The rows of a kind (whose conduct is counted as `actor`'s, unless None), grouped once per evaluation."""
+        index = self._by_actor.get(kind)
+        if index is None:
+            index = self._by_actor[kind] = defaultdict(list)
+            attribute = self.ctx.attribute
+            for row in self.ctx.rows_by_kind.get(kind, ()):
+                index[attribute.get(row.actor, row.actor)].append(row)
+        if actor is None:
+            return self.ctx.rows_by_kind.get(kind, [])
+        return index.get(actor, [])
+
+    def _earliest_end(self, kind: str) -> dt.date:
+        found = self._earliest.get(kind)
+        if found is None:
+            rows = self.ctx.rows_by_kind.get(kind, ())
+            found = self._earliest[kind] = min((r.day_end for r in rows), default=dt.date.max)
+        return found
 
     def _boundaries(self, unit: Unit) -> list[int]:
         """Day ordinals where the facts a rule sees may change (terms, periods, window starts)."""
@@ -246,24 +272,41 @@ class Evaluation:
         calendar between the days where terms, periods or windows change) make one fact."""
         boundaries = self._boundaries(unit)
         tz = self.tz
+        segment_of: dict[dt.date, int] = {}  # a log has a few thousand days: each is placed once
+
+        def segment(day: dt.date) -> int:
+            found = segment_of.get(day)
+            if found is None:
+                found = segment_of[day] = bisect.bisect_right(boundaries, day.toordinal())
+            return found
+
         groups: dict[tuple, list[Row]] = {}
         for row in rows:
             if row.at is not None or row.at_end is not None:
                 key = ("moment", row.key(), row.at, row.at_end)
             else:
-                key = (row.kind, row.actor, row.source_party, row.claim, row.subject, row.sup, row.lo, row.hi,
-                       row.attrs, bisect.bisect_right(boundaries, row.day.toordinal()),
-                       bisect.bisect_right(boundaries, row.day_end.toordinal()))
-            groups.setdefault(key, []).append(row)
+                key = (row.signature(), segment(row.day), segment(row.day_end))
+            members = groups.get(key)
+            if members is None:
+                groups[key] = [row]
+            else:
+                members.append(row)
         facts = []
-        for members in groups.values():
+        for key, members in groups.items():
             first = members[0]
-            ends = [row_end_range(r, tz) for r in members]
+            if key[0] == "moment":  # a few rows on the day of a moment
+                ends = [row_end_range(r, tz) for r in members]
+                e0, e1 = min(e[0] for e in ends), max(e[1] for e in ends)
+                last_day = max(r.day_end for r in members)
+            else:  # plain days: a row may have ended from the start of its last day to that day's end
+                first_end, last_day = min(r.day_end for r in members), max(r.day_end for r in members)
+                e0 = day_start(first_end, tz)
+                e1 = day_start(last_day + _ONE_DAY, tz) - 1
             fact: dict[str, Any] = {
                 "t": "ev", "ob": unit.ob.id, "unit": unit.key, "read": unit.slots[read.label], "kind": first.kind,
                 "actor": first.actor, "sp": first.source_party, "claim": first.claim,
-                "from": min(r.day for r in members).toordinal(), "to": max(r.day_end for r in members).toordinal(),
-                "e0": min(e[0] for e in ends), "e1": max(e[1] for e in ends), "n": sum(r.n for r in members)}
+                "from": min(r.day for r in members).toordinal(), "to": last_day.toordinal(),
+                "e0": e0, "e1": e1, "n": sum(r.n for r in members)}
             for name, value in (("subject", first.subject), ("sup", first.sup), ("lo", first.lo), ("hi", first.hi)):
                 if value is not None:
                     fact[name] = value
@@ -298,9 +341,9 @@ class Evaluation:
         agreement = self.ctx.agreement
         codes = set(agreement.known_codes)
         for rows in self.ctx.rows_by_kind.values():
-            for row in rows:
-                codes.add(row.source_party)
-                codes.add(row.actor)
+            codes.update({row.source_party for row in rows})
+            codes.update({row.actor for row in rows})
+        codes.update(self.ctx.attribute.values())
         codes.discard(INDEPENDENT)
         return codes
 
@@ -638,10 +681,11 @@ class Evaluation:
         if base is None:
             return {"day": None, "last": None, "inclusive": inclusive, "exact": spec.exact, "from": (what, None)}
         day = base
-        if spec.months:
-            day = add_months(day, spec.months)
-        if spec.days:
-            day = day + dt.timedelta(days=spec.days)
+        months, days = (int(values[v]) if isinstance(v, str) else v for v in (spec.months, spec.days))
+        if months:
+            day = add_months(day, months)
+        if days:
+            day = day + dt.timedelta(days=days)
         last = day if (inclusive or spec.exact) else day - dt.timedelta(days=1)
         return {"day": day, "last": last, "inclusive": inclusive, "exact": spec.exact, "from": (what, base)}
 
@@ -655,7 +699,8 @@ class Evaluation:
                 stage[key].append({"t": "gstat", **base, "table": "matters", "status": status})
             for name, outcome in unit.outcomes.items():
                 stage[key].append({"t": "dlo", **base, "name": name, "outcome": outcome})
-            decide[key].append({"t": "decide", **base})
+            decide[key].append({"t": "decide", **base, **{f"tm_{name}": _fact_value(value, self.tz)
+                                                          for name, value in unit.epochs[-1].values.items()}})
         self._assert(stage)
         candidates: dict[int, list[dict[str, Any]]] = defaultdict(list)
         for name, info, bound in self._assert(decide):

@@ -50,7 +50,15 @@ class Row:
     attrs: str | None = None  # the attributes' canonical JSON, or None
     at: str | None = None  # the UTC instant of a date-time (rows on a moment's day only), None for a plain date
     at_end: str | None = None  # likewise for date_end
+    sig: Any = None  # the store's number for every field but the dates (None: not known; compare the fields)
     _ids: list[str] | None = field(default=None, repr=False)
+
+    def signature(self) -> Any:
+        """Every field a rule reads but the dates: the store's number for them, or the fields themselves."""
+        if self.sig is not None:
+            return self.sig
+        return (self.kind, self.actor, self.source_party, self.claim, self.subject, self.sup, self.lo, self.hi,
+                self.attrs)
 
     @classmethod
     def of_observation(cls, obs: Any, ids: str) -> "Row":

@@ -6,14 +6,16 @@ import datetime as dt
 import json
 import math
 import re
+from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Iterator
 
 from .agreement import Agreement, Amendment, Ending, check_term_value
 from .dates import parse_day, parse_moment
 from .errors import ComplianceError, InputError
-from .observation import clean_text, parse_observation
+from .observation import check_party_code, clean_text, parse_observation
 from .process import Process, as_process
-from .records import AMENDMENT, ENDING, OBSERVATION, RECORDED_AS, RETRACTION, TRACK, NewRecord, Record, track_id
+from .records import (AMENDMENT, ENDING, OBSERVATION, RECORDED_AS, RETRACTION, TRACK, NewRecord, Record, canonical_json,
+                      track_id)
 
 MAX_LINE_BYTES = 1_000_000
 MAX_NUMBER_DIGITS = 4_000
@@ -29,6 +31,28 @@ def observation_record(fields: dict[str, Any], agreement: Agreement | Process, d
     if supersedes is not None:
         body["supersedes"] = str(supersedes)
     return NewRecord(OBSERVATION, body, observation=obs, target=body.get("supersedes"), **store_fields)
+
+
+def reject_future(records: Iterable[NewRecord], today: dt.date, where: str | None = None) -> None:
+    """Refuse a new observation (or correction) dated after `today` (in the agreement's time zone): a log
+    records what has happened. Restored records keep their history and are not checked. `where` names the
+    file whose lines the records are."""
+    for _ in refusing_future(records, today, where):
+        pass
+
+
+def refusing_future(records: Iterable[NewRecord], today: dt.date, where: str | None = None) -> Iterator[NewRecord]:
+    """The records of a stream, as they come, refusing (as `reject_future`) one dated after `today`."""
+    limit = today.isoformat()
+    for record in records:
+        if record.type == OBSERVATION and not record.is_restore:
+            obs = record.observation
+            day = obs.day.isoformat() if obs is not None else record.columns[2] if record.columns else None
+            if day is not None and day > limit:
+                place = f"{where}:{record.line}: date" if where is not None and record.line is not None else "date"
+                raise InputError(f"{record.body['date']} is after today ({limit} in the agreement's time zone); an "
+                                 "observation records what has already happened", place)
+        yield record
 
 
 def retraction_record(target: str | int, reason: Any, **store_fields: Any) -> NewRecord:
@@ -53,7 +77,7 @@ def _term_value(vocabulary: Agreement | Process, obligation: str, term: str, val
         raise InputError(f"{obligation} has no term {term!r} (terms: {', '.join(ob.terms) or 'none'})", "term")
     kind = ob.terms[term].type
     if kind == "date":
-        return parse_day(value, agreement.tz) if not isinstance(value, dt.date) else value
+        return _date_field(value, agreement, "value") if not isinstance(value, dt.date) else value
     if kind == "moment":
         if isinstance(value, dt.datetime):
             return value if value.tzinfo else value.replace(tzinfo=agreement.tz)
@@ -88,7 +112,7 @@ def _parties(value: Any, agreement: Agreement | Process, field: str = "by") -> l
     for code in codes:
         code = clean_text(code, field)
         if code not in agreement.known_codes:
-            raise InputError(f"unknown party code {code!r} (known: {', '.join(agreement.known_codes)})", field)
+            check_party_code(code, field, agreement.known_codes, declarable=False)
         result.append(code)
     return result
 
@@ -126,8 +150,9 @@ def amendment_record(data: dict[str, Any], agreement: Agreement | Process, **sto
 
 
 def ending_record(data: dict[str, Any], agreement: Agreement | Process, **store_fields: Any) -> NewRecord:
-    """A record that an obligation stopped applying on a date."""
-    _only(data, {"obligation", "on", "by", "source", "note"})
+    """A record that an obligation stopped applying on a date; with `supersedes`, the correction of an earlier
+    ending of the same obligation, which then no longer applies."""
+    _only(data, {"obligation", "on", "by", "source", "note", "supersedes"})
     for key in ("obligation", "on", "by", "source"):
         if data.get(key) in (None, ""):
             raise InputError("is required", key)
@@ -139,6 +164,8 @@ def ending_record(data: dict[str, Any], agreement: Agreement | Process, **store_
     }
     if data.get("note"):
         body["note"] = clean_text(data["note"], "note", 10_000)
+    if data.get("supersedes") is not None:  # the ending this one corrects (a wrong date, say)
+        body["supersedes"] = clean_text(data["supersedes"], "supersedes")
     return NewRecord(ENDING, body, **store_fields)
 
 
@@ -309,6 +336,8 @@ def iter_jsonl(lines: Iterable[str | bytes], agreement: Agreement | Process, whe
     process = as_process(agreement)
     plain = PlainLines(process, declared) if process.agreements else None
     for number, raw in enumerate(lines, start=1):
+        if number == 1:  # a UTF-8 byte-order mark starts the file, not the JSON (as the ACLED import reads it)
+            raw = raw.removeprefix(b"\xef\xbb\xbf") if isinstance(raw, bytes) else raw.removeprefix("\ufeff")
         try:
             if isinstance(raw, bytes):
                 if len(raw) > MAX_LINE_BYTES:
@@ -337,8 +366,12 @@ def iter_jsonl(lines: Iterable[str | bytes], agreement: Agreement | Process, whe
                 raise InputError("not valid JSON (nested too deeply)") from None
             if _Rejected.made != made or _SURROGATE.search(raw) or _ESCAPED_SURROGATE.search(raw):
                 _reject_unacceptable(data)
-            if first_restore is None and isinstance(data, dict) and data.get("record") == TRACK and "id" in data:
-                process = Process.empty()  # a restore of a log that says what it tracks
+            if first_restore is None and isinstance(data, dict) and "id" in data:  # a restore
+                if data.get("record") == TRACK:
+                    process = Process.empty()  # a log that says what it tracks
+                elif process.agreements:
+                    process = Process([process.first])  # a log written before track records: its first agreement
+                plain = None  # (a restore's lines take the full path)
             record = parse_line(data, process, declared, source_party)
             if record.type == TRACK:
                 tracked = agreement_of_track(record)
@@ -381,4 +414,161 @@ def ending_model(record: NewRecord | Record) -> Ending:
     """A stored ending record as the clause model."""
     body = record.body
     return Ending(id=record.id, obligation=body["obligation"], on=dt.date.fromisoformat(body["on"]),
-                  by=body["by"], source=body["source"], note=body.get("note"))
+                  by=body["by"], source=body["source"], note=body.get("note"), supersedes=body.get("supersedes"))
+
+
+# ---- re-imports: lines that carry an external_id ---------------------------------------------------
+
+
+@dataclass
+class ImportPlan:
+    """What an import appends (new observations and corrections) and what it leaves out, and why."""
+
+    records: list[NewRecord]
+    new: int
+    corrections: int
+    unchanged: int
+    retracted: int
+    skipped: Any = None  # ACLED rows mapped to nothing (`acled.Skipped`), counted by reason
+    rows: int = 0
+    logged: dict[str, list[Record]] = field(default_factory=dict, repr=False)  # external_id -> its records
+    missing: list[str] = field(default_factory=list)  # logged external IDs an export no longer has (kept)
+    external: int = 0  # lines that carried an external_id (a stream's plan counts them as they pass)
+
+    def summary(self, stored: int | None = None, shown: int = 10) -> str:
+        """The stderr line: `imported N (K new, C corrections); skipped M unmapped (...); ...`."""
+        stored = len(self.records) if stored is None else stored
+        text = f"imported {stored}"
+        if self.corrections:
+            text += f" ({self.new} new, {self.corrections} correction{'s' if self.corrections != 1 else ''})"
+        if self.skipped is not None and self.skipped.total:
+            text += f"; skipped {self.skipped.total} unmapped ({self.skipped.describe()})"
+        if self.unchanged:
+            text += f"; skipped {self.unchanged} already in the log unchanged"
+        if self.retracted:
+            text += f"; skipped {self.retracted} retracted in the log"
+        if self.missing:
+            named = ", ".join(self.missing[:shown]) + (f" and {len(self.missing) - shown:,} more"
+                                                        if len(self.missing) > shown else "")
+            text += (f"; {len(self.missing):,} logged event{'s' if len(self.missing) != 1 else ''} not in this "
+                     f"export, kept in the log: {named}")
+        return text
+
+
+def _content(body: dict[str, Any]) -> str:
+    return canonical_json({k: v for k, v in body.items() if k != "supersedes"})
+
+
+def plan_reimport(records: list[NewRecord], store: Any, where: str | None = None, *,
+                  read_log: bool = False) -> ImportPlan:
+    """Compare new observations that carry an `external_id` with the log; every other record passes as it is.
+
+    An external ID with no record in the log is new. One whose content equals any record of it in the log
+    (the imported original, an earlier update) is skipped, so a monitor's own correction is not undone by
+    importing the same file again. One with new content becomes a correction that supersedes the latest
+    record of its chain. One whose chain ends in a retraction is skipped. The same external ID twice in one
+    file is one event: again with the same content it is skipped, with other content it is an error at
+    `where:line`. Restores (records with store fields) are not planned. The log is read only when some record
+    has an external ID, or `read_log` asks for its external IDs (`ImportPlan.logged`) anyway.
+    """
+    wanted: dict[str, NewRecord] = {}
+    passing: list[NewRecord] = []
+    duplicates = 0
+    for record in records:
+        external = record.body.get("external_id") if record.type == OBSERVATION else None
+        if external is None or record.target is not None or record.is_restore:
+            passing.append(record)
+            continue
+        earlier = wanted.get(external)
+        if earlier is None:
+            wanted[external] = record
+        elif _content(earlier.body) == _content(record.body):
+            duplicates += 1
+        else:
+            raise InputError(f"external_id {external} is also on line {earlier.line} with different content; a "
+                             "file holds each event once", f"{where}:{record.line}" if where else "external_id")
+    if not wanted and not read_log:
+        return ImportPlan(list(records), len(records), 0, duplicates, 0)
+    logged: dict[str, list[Record]] = {}
+    for record in store.records():
+        external = record.body.get("external_id") if record.type == OBSERVATION else None
+        if external is not None:
+            logged.setdefault(external, []).append(record)
+    planned: list[NewRecord] = []
+    corrections = retracted = 0
+    unchanged = duplicates
+    for external, candidate in wanted.items():
+        chain = logged.get(external)
+        if chain is None:
+            planned.append(candidate)
+            continue
+        if _content(candidate.body) in {_content(r.body) for r in chain}:
+            unchanged += 1
+            continue
+        latest = latest_of_chains(store, chain)
+        if latest is None:
+            retracted += 1
+            continue
+        body = {**candidate.body, "supersedes": latest.id}
+        planned.append(NewRecord(OBSERVATION, body, observation=candidate.observation, target=latest.id,
+                                 line=candidate.line))
+        corrections += 1
+    merged = sorted(passing + planned, key=lambda r: r.line or 0)  # in the file's order
+    return ImportPlan(merged, len(merged) - corrections, corrections, unchanged, retracted, logged=logged)
+
+
+def planning_reimport(records: Iterable[NewRecord], store: Any, where: str | None, plan: ImportPlan) -> Iterator[NewRecord]:
+    """`plan_reimport` for a stream: the records as they come, with those that carry an external_id planned against
+    the log as `plan_reimport` plans them (new, a correction of the latest record of its chain, or left out), and
+    counted in `plan`. Run inside the append's transaction (the log is read once, at the first external_id)."""
+    seen: dict[str, tuple[str, int | None]] = {}  # external_id -> (content, line) in this file
+    logged: dict[str, list[Record]] | None = None
+    for record in records:
+        external = record.body.get("external_id") if record.type == OBSERVATION else None
+        if external is None or record.target is not None or record.is_restore:
+            plan.new += 1
+            yield record
+            continue
+        plan.external += 1
+        content = _content(record.body)
+        earlier = seen.get(external)
+        if earlier is not None:
+            if earlier[0] != content:
+                raise InputError(f"external_id {external} is also on line {earlier[1]} with different content; a "
+                                 "file holds each event once", f"{where}:{record.line}" if where else "external_id")
+            plan.unchanged += 1
+            continue
+        seen[external] = (content, record.line)
+        if logged is None:
+            logged = {}
+            for stored in store.records():
+                key = stored.body.get("external_id") if stored.type == OBSERVATION else None
+                if key is not None:
+                    logged.setdefault(key, []).append(stored)
+        chain = logged.get(external)
+        if chain is None:
+            plan.new += 1
+            yield record
+            continue
+        if content in {_content(r.body) for r in chain}:
+            plan.unchanged += 1
+            continue
+        latest = latest_of_chains(store, chain)
+        if latest is None:
+            plan.retracted += 1
+            continue
+        plan.corrections += 1
+        yield NewRecord(OBSERVATION, {**record.body, "supersedes": latest.id}, observation=record.observation,
+                        target=latest.id, line=record.line, columns=record.columns)
+
+
+def latest_of_chains(store: Any, records: list[Record]) -> Record | None:
+    """The live end of the chains these records belong to (highest sequence), or None if all were retracted."""
+    ends: dict[str, Any] = {}
+    for record in records:
+        current = record
+        while current.ended_by is not None:
+            current = store.get(current.ended_by)
+        if current.type == OBSERVATION:
+            ends[current.id] = current
+    return max(ends.values(), key=lambda r: r.seq) if ends else None

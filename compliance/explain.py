@@ -189,6 +189,10 @@ class Explanation:
     def f_event_day(self, arg: str) -> str:
         return self.unit.events[arg].start.isoformat()
 
+    def f_events_reported(self, arg: str) -> str:
+        reported = [f"{name} on {group.start.isoformat()}" for name, group in self.unit.events.items()]
+        return ", ".join(reported) or "neither"
+
     def f_first_report(self, arg: str) -> str:
         group = self.unit.events[arg]
         role = self.body.events[arg].first
@@ -200,7 +204,7 @@ class Explanation:
         spec = self.body.deadlines[arg]
         if due["day"] is None:
             what = due["from"][0]
-            return f"deadline {_offset(spec)} {_after_words(spec)} {what}, which is not reported yet"
+            return f"deadline {_offset(spec, self.unit)} after {what}, which is not reported yet"
         if spec.term is not None:
             term = self.unit.ob.terms[spec.term]
             epoch = self.unit.epochs[-1]
@@ -225,7 +229,7 @@ class Explanation:
             return text + ")"
         what, base = due["from"]
         reading = "inclusive" if due["inclusive"] else f"exclusive: last day {due['last'].isoformat()}"
-        return (f"deadline {due['day'].isoformat()} ({_offset(spec)} {_after_words(spec)} {what} on "
+        return (f"deadline {due['day'].isoformat()} ({_offset(spec, self.unit)} after {what} on "
                 f"{base.isoformat()}, {reading})")
 
     def f_delay(self, arg: str) -> str:
@@ -239,17 +243,16 @@ class Explanation:
         return periods_outcome(self.ctx, self.unit)[0]
 
 
-def _offset(spec: Any) -> str:
+def _offset(spec: Any, unit: Unit) -> str:
+    """'1 month', '14 days': a relative deadline's offset, its terms read as in force on the as-of date."""
+    values = unit.epochs[-1].values
+    months, days = (int(values[v]) if isinstance(v, str) else v for v in (spec.months, spec.days))
     parts = []
-    if spec.months:
-        parts.append(plural(spec.months, "month"))
-    if spec.days:
-        parts.append(plural(spec.days, "day"))
-    return " and ".join(parts)
-
-
-def _after_words(spec: Any) -> str:
-    return "after"
+    if months:
+        parts.append(plural(months, "month"))
+    if days:
+        parts.append(plural(days, "day"))
+    return " and ".join(parts) or "0 days"
 
 
 def _read_of_role(body: Any, role: str) -> str:
@@ -293,8 +296,11 @@ def periods_outcome(ctx: Context, unit: Unit) -> tuple[str, str | None, str | No
 
 
 def _cited(ctx: Context, unit: Unit, selectors: list[str]) -> list[Row]:
-    rows: list[Row] = []
+    """The rows the selectors name (a row named twice is listed once)."""
     body = unit.body
+    if len(selectors) == 1 and selectors[0] in body.evidence and selectors[0] != getattr(body.periods, "notice", None):
+        return unit.roles.get(selectors[0], [])  # one role: its rows, as they are (a cap's may be many)
+    rows: list[Row] = []
     for selector in selectors:
         head, _, tail = selector.partition(".")
         if selector == "contradicting":

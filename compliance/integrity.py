@@ -33,16 +33,18 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .dates import format_utc, parse_utc
-from .errors import ComplianceError, IntegrityError
+from .errors import ComplianceError, InputError, IntegrityError
 from .exchange import agreement_of_track, amendment_record, ending_record, retraction_record, track_record
 from .observation import parse_observation
 from .process import Process
 from .records import (AMENDMENT, ENDING, OBSERVATION, RECORD_TYPES, RETRACTION, TRACK, NewRecord, canonical_json,
-                      chain_hash, track_id)
+                      chain_hash_of_text, track_id)
 from .store import SCHEMA_VERSION, Store
+from .store.base import bundled_ids
 from .store.chain import DERIVED as DERIVED_FROM_BODY
 from .store.chain import derived as _derived
 
+_DIGEST = re.compile(r"sha256:[0-9a-f]{64}")
 # the derived columns of `records`, in `raw_rows` order after the stored fields
 DERIVED = (*DERIVED_FROM_BODY, "target")
 
@@ -121,6 +123,8 @@ def _check_id(seq: int, record_id: str, record_type: str, body: dict[str, Any], 
             raise _fail(record_id, f"an {record_type} names an obligation of no tracked agreement: {_show(obligation)}")
         if not re.fullmatch(rf"{re.escape(owner.id)}-{letter}[1-9][0-9]*", record_id):
             raise _fail(record_id, f"an {record_type} ID must be {owner.id}-{letter}<n>")
+        if record_id in bundled_ids(owner):
+            raise _fail(record_id, f"an {record_type} ID that the clause file of {owner.id} already uses")
 
 
 def _check_row(row: tuple[Any, ...], store: Store, state: "_Walk") -> None:
@@ -158,7 +162,7 @@ def _check_row(row: tuple[Any, ...], store: Store, state: "_Walk") -> None:
         raise _fail(record_id, "recorded_at and recorded_by must be text")
     if recorded_as is not None and not isinstance(recorded_as, str):
         raise _fail(record_id, "recorded_as must be text")
-    expected = chain_hash(state.head, record_id, record_type, canonical, recorded_at, recorded_by, recorded_as)
+    expected = chain_hash_of_text(state.head, record_id, record_type, canonical, recorded_at, recorded_by, recorded_as)
     if digest != expected:
         raise _fail(record_id, f"hash does not match the record's content (stored {_show(digest)}, "
                                f"recomputed {expected})")
@@ -201,6 +205,8 @@ def _check_row(row: tuple[Any, ...], store: Store, state: "_Walk") -> None:
             raise _fail(record_id, f"{field_name} {target}: already ended by the record at seq {state.first_target[target]}")
         state.first_target[target] = seq
     state.ended_by[record_id] = ended_by
+    if record_type == ENDING:
+        _check_ending_link(record_id, body, state)
 
     if record_type == TRACK:
         try:
@@ -211,6 +217,20 @@ def _check_row(row: tuple[Any, ...], store: Store, state: "_Walk") -> None:
     state.types[record_id] = record_type
     state.by_type[record_type] = state.by_type.get(record_type, 0) + 1
     state.seq, state.head, state.recorded_at, state.last_id = seq, digest, recorded_at, record_id
+
+
+def _check_ending_link(record_id: str, body: dict[str, Any], state: "_Walk") -> None:
+    """An ending that `supersedes` another names an earlier ending of the same obligation, superseded once."""
+    target = body.get("supersedes")
+    if target is not None:
+        if target not in state.endings:
+            raise _fail(record_id, f"supersedes {target}: no earlier ending has that ID")
+        if state.endings[target] != body["obligation"]:
+            raise _fail(record_id, f"supersedes {target}: that ending ends {state.endings[target]}, not {body['obligation']}")
+        if target in state.superseded_endings:
+            raise _fail(record_id, f"supersedes {target}: already superseded by {state.superseded_endings[target]}")
+        state.superseded_endings[target] = record_id
+    state.endings[record_id] = body["obligation"]
 
 
 @dataclass
@@ -227,6 +247,8 @@ class _Walk:
     first_target: dict[str, int] = field(default_factory=dict)
     ended_by: dict[str, Any] = field(default_factory=dict)
     by_type: dict[str, int] = field(default_factory=dict)
+    endings: dict[str, str] = field(default_factory=dict)  # ending ID -> obligation (the clause file's first)
+    superseded_endings: dict[str, str] = field(default_factory=dict)  # ending ID -> the ending that superseded it
 
 
 def _check_meta(meta: dict[str, str], store: Store, state: _Walk) -> None:
@@ -237,7 +259,7 @@ def _check_meta(meta: dict[str, str], store: Store, state: _Walk) -> None:
         raise IntegrityError(f"schema version {_show(meta.get('schema'))}, expected {SCHEMA_VERSION!r}", "meta")
     last_number = meta.get("last_number", "")
     # an earlier version counted every record; this one counts observations and retractions only
-    if not last_number.isdigit() or not state.number <= int(last_number) <= max(state.seq, state.number):
+    if last_number not in (str(state.number), str(state.seq)):
         raise IntegrityError(f"last_number is {_show(last_number)} but the last observation is number {state.number} "
                              "(records were removed from the end of the log, or added outside the tool)", "meta")
     if "head" not in meta or "record_count" not in meta:
@@ -258,7 +280,10 @@ def verify(store: Store, expect_head: str | None = None) -> VerifyReport:
     `expect_head` is a chain head published earlier (a report's `log_digest`): the log must contain it,
     which is what catches a log rewritten from some record onwards with every hash recomputed.
     """
-    state = _Walk(head=store.genesis())
+    if expect_head is not None and not _DIGEST.fullmatch(expect_head):
+        raise InputError(f"{_show(expect_head)} is not a chain head (sha256: and 64 hexadecimal digits, as a "
+                         "report's log_digest)", "--head")
+    state = _Walk(head=store.genesis(), endings={e.id: e.obligation for a in store.process.agreements for e in a.endings})
     seen_expected = expect_head is None or expect_head == state.head
     with store.reading():
         problems = store.storage_problems()

@@ -264,15 +264,24 @@ class EventRef(Strict):
 
 
 class DeadlineSpec(Strict):
-    """An event that must happen by a date term, within `days`/`months` of another event, or on an exact day."""
+    """An event that must happen by a date term, within `days`/`months` of another event, or on an exact day.
+
+    `days` and `months` are whole numbers, or the name of a term that holds one (so a what-if can change it)."""
 
     event: str
     term: Optional[str] = None
     after: Optional[EventRef] = None
-    days: Optional[int] = Field(default=None, ge=0, le=36600)
-    months: Optional[int] = Field(default=None, ge=0, le=1200)
+    days: Optional[Union[int, str]] = None
+    months: Optional[Union[int, str]] = None
     inclusive: Optional[bool] = None
     exact: bool = False
+
+    @field_validator("days", "months")
+    @classmethod
+    def _count(cls, value: Any) -> Any:
+        if isinstance(value, bool) or (isinstance(value, int) and not 0 <= value <= 36600):
+            raise ValueError("must be a whole number from 0 to 36600, or the name of a term")
+        return value
 
     @model_validator(mode="after")
     def _form(self) -> "DeadlineSpec":
@@ -303,6 +312,7 @@ class Read(Strict):
     kind: str
     subject: Optional[str] = None
     supervised_by: Optional[str] = None
+    actor: Optional[str] = None
     conduct: Literal["bearer", "any"] = "bearer"
     period: Literal["window", "record"] = "window"
     after: Optional[str] = None
@@ -325,8 +335,8 @@ class VerdictCondition(Strict):
     evidence: Optional[str] = None
     no_evidence: Optional[str] = None
     periods: Optional[Literal["ended"]] = None
-    together: Optional[tuple[str, str, int]] = None
-    apart: Optional[tuple[str, str, int]] = None
+    together: Optional[tuple[str, str, Union[int, str]]] = None
+    apart: Optional[tuple[str, str, Union[int, str]]] = None
     any: list["VerdictCondition"] = []
 
     @field_validator("together", "apart", mode="before")
@@ -496,6 +506,12 @@ class RuleBody(Strict):
         for condition in self.evidence.values():
             names |= condition.term_names()
         names.update(d.term for d in self.deadlines.values() if d.term)
+        names.update(v for d in self.deadlines.values() for v in (d.days, d.months) if isinstance(v, str))
+        for entry in self.verdict:
+            for condition in entry.when.conjuncts():
+                for pair in (condition.together, condition.apart):
+                    if pair is not None and isinstance(pair[2], str):
+                        names.add(pair[2])
         if self.periods is not None:
             names.update((self.periods.start, self.periods.years, self.periods.notice_months))
         if self.starts:

@@ -7,7 +7,7 @@ import math
 import re
 from functools import lru_cache
 from types import SimpleNamespace
-from typing import Any, Literal
+from typing import Any, Iterable, Literal
 
 from typing import Protocol
 
@@ -35,6 +35,7 @@ _SURROGATE = re.compile("[\ud800-\udfff]")  # from a JSON escape or undecodable 
 _UNWANTED = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff]")  # _CONTROL or _SURROGATE
 MAX_COUNT = 2**63 - 1  # the largest whole number the store can hold
 _PARTY_RE = re.compile(PARTY_CODE)
+_HTTP_URL = re.compile(r"^https?://[^\s/?#@]+(?:[/?#]\S*)?$", re.IGNORECASE)  # a host, then no white space
 
 OBSERVATION_FIELDS = (
     "kind", "date", "actor", "source", "source_party", "value", "low", "high", "claim", "subject",
@@ -59,6 +60,14 @@ def clean_text(value: Any, field: str, limit: int = MAX_TEXT) -> str:
     return text
 
 
+def clean_name(value: Any, field: str) -> str:
+    """A one-line name (who records: `recorded_by`): clean_text, and no newline or tab either."""
+    text = clean_text(value, field)
+    if "\n" in text or "\t" in text:
+        raise InputError("contains a control character (a name is one line, without tabs)", field)
+    return text
+
+
 def count_text(fields: dict[str, Any], dash: str = "-") -> str:
     """How an observation's count reads: '1,960', '7,000-8,000', or '' when it has none."""
     if "value" in fields:
@@ -73,27 +82,45 @@ class ObservationFields(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    kind: str
-    date: str
-    actor: str
-    source: str
-    source_party: str
-    value: StrictInt | None = Field(default=None, ge=0, le=MAX_COUNT)
-    low: StrictInt | None = Field(default=None, ge=0, le=MAX_COUNT)
-    high: StrictInt | None = Field(default=None, ge=0, le=MAX_COUNT)
-    claim: Literal["affirms", "denies"] = "affirms"
-    subject: str | None = None
-    place: str | None = None
-    lat: float | None = Field(default=None, ge=-90, le=90)
-    lon: float | None = Field(default=None, ge=-180, le=180)
-    date_end: str | None = None
-    method: Literal["seen", "heard", "imagery", "statement", "media-report"] | None = None
-    supervised_by: str | None = None
-    url: str | None = None
-    quote: str | None = None
-    notes: str | None = None
-    external_id: str | None = None  # the event's ID in an external dataset (ACLED: "acled:AZE1234"), for re-imports
-    attributes: dict[str, Any] | None = None  # values of the kind's declared attributes, checked against them
+    kind: str = Field(description="What was observed, from the agreement's declared vocabulary.")
+    date: str = Field(description="When the observed thing happened (not when it was logged): an ISO 8601 date "
+                                  "(2021-07-13) or date-time; without an offset it is read in the agreement's time "
+                                  "zone. Not after today.")
+    actor: str = Field(description="Whose conduct or forces the observation concerns: a party code the agreement "
+                                   "knows (or one declared with --declare).")
+    source: str = Field(description="Who reported it: an outlet, a ministry, a mission, the monitor's own patrol.")
+    source_party: str = Field(description="Which side the source is aligned with: a party code, or 'independent'. "
+                                          "May be left out when the source is in the source registry, which "
+                                          "supplies it.")
+    value: StrictInt | None = Field(default=None, ge=0, le=MAX_COUNT,
+                                    description="A count, for kinds that have one (whole number >= 0).")
+    low: StrictInt | None = Field(default=None, ge=0, le=MAX_COUNT,
+                                  description="Lower end of a reported range (with high; low <= value <= high).")
+    high: StrictInt | None = Field(default=None, ge=0, le=MAX_COUNT, description="Upper end of a reported range.")
+    claim: Literal["affirms", "denies"] = Field(default="affirms", description="'denies' records that the source "
+                                                "denies the observed thing.")
+    subject: str | None = Field(default=None, description="What it is about where the kind needs it: a district, or "
+                                                          "conflict-zone / state-border for ceasefire.breach.")
+    place: str | None = Field(default=None, description="Where, in words.")
+    lat: float | None = Field(default=None, ge=-90, le=90, description="Latitude (with lon).")
+    lon: float | None = Field(default=None, ge=-180, le=180, description="Longitude (with lat).")
+    date_end: str | None = Field(default=None, description="For something that lasted: its last day (date <= "
+                                                           "date_end), in the form of date.")
+    method: Literal["seen", "heard", "imagery", "statement", "media-report"] | None = Field(
+        default=None, description="How the source knows it.")
+    supervised_by: str | None = Field(default=None, description="The body that supervised or verified it (UNHCR "
+                                                                "for returns).")
+    url: str | None = Field(default=None, description="Link to the source: an http or https URL.")
+    quote: str | None = Field(default=None, description="A short attributed excerpt of the source (at most 10,000 "
+                                                        "characters).")
+    notes: str | None = Field(default=None, description="Free text (at most 10,000 characters).")
+    external_id: str | None = Field(default=None, description=(
+        "The identifier of the record in the system it came from (acled:AZE1234). An import skips a line whose "
+        "external_id is already in the log with the same content, and records a correction when the content "
+        "changed."))
+    attributes: dict[str, Any] | None = Field(default=None, description=(
+        "Values of the attributes the agreement declares for the kind (a calibre in mm, a distance in km), each "
+        "checked against its declared type; a kind that declares none refuses them."))
 
     @field_validator("lat", "lon", mode="before")
     @classmethod
@@ -284,14 +311,42 @@ def _attributes(value: Any, kind: str, spec: KindSpec) -> dict[str, Any]:
     return dict(sorted(result.items()))
 
 
-def _check_code(code: str, field: str, agreement: Agreement, declared: frozenset[str], allow_independent: bool) -> None:
+def check_party_code(code: str, field: str, known: Iterable[str], declared: Iterable[str] = (),
+                     allow_independent: bool = False, declarable: bool = True) -> None:
+    """A party code the agreement knows (or the monitor declares), or `independent` where allowed; InputError
+    naming `field` otherwise. A code in the wrong case (`am`) is told the code it means (`AM`)."""
     if allow_independent and code == INDEPENDENT:
         return
+    known = list(known)
+    listed = list(dict.fromkeys([*known, *sorted(declared), *([INDEPENDENT] if allow_independent else [])]))
+    if code in listed:
+        return
+    meant = next((c for c in listed if c.casefold() == code.casefold()), None)
+    if meant is not None:
+        raise InputError(f"unknown party code {code!r}: codes are case-sensitive; did you mean {meant}?", field)
     if not _PARTY_RE.match(code):
         raise InputError(f"{code!r} is not a party code (pattern {PARTY_CODE}{' or independent' if allow_independent else ''})", field)
-    if code not in agreement.known_codes and code not in declared:
-        known = ", ".join([*agreement.known_codes, *sorted(declared), *([INDEPENDENT] if allow_independent else [])])
-        raise InputError(f"unknown party code {code!r} (known: {known}; declare a new actor with --declare {code})", field)
+    hint = f"; declare a new actor with --declare {code}" if declarable else ""
+    raise InputError(f"unknown party code {code!r} (known: {', '.join(listed)}{hint})", field)
+
+
+def check_kind(kind: str, agreement: Agreement, field: str = "kind") -> Any:
+    """The agreement's declaration of `kind`; InputError naming `field`, with the valid kinds, when it has none."""
+    spec = agreement.kinds.get(kind)
+    if spec is None:
+        raise InputError(f"unknown kind {kind!r} (valid kinds: {', '.join(agreement.kinds)})", field)
+    return spec
+
+
+def check_actor(code: str, agreement: Agreement, declared: frozenset[str] = frozenset(), field: str = "actor") -> None:
+    """An actor code the agreement knows or the monitor declares; InputError naming `field` otherwise."""
+    _check_code(code, field, agreement, declared, allow_independent=False)
+
+
+def _check_code(code: str, field: str, agreement: Agreement, declared: frozenset[str], allow_independent: bool) -> None:
+    if (allow_independent and code == INDEPENDENT) or code in agreement.known_codes or code in declared:
+        return
+    check_party_code(code, field, agreement.known_codes, declared, allow_independent)
 
 
 def parse_observation(data: Any, agreement: "Vocabulary", declared: frozenset[str] = frozenset(), *,
@@ -320,9 +375,7 @@ def parse_observation(data: Any, agreement: "Vocabulary", declared: frozenset[st
         except ValidationError as error:
             raise _first_error(error) from None
 
-    spec = agreement.kinds.get(fields.kind)
-    if spec is None:
-        raise InputError(f"unknown kind {fields.kind!r} (valid kinds: {', '.join(agreement.kinds)})", "kind")
+    spec = agreement.kinds.get(fields.kind) or check_kind(fields.kind, agreement)
     attributes = None
     if fields.attributes is not None:
         attributes = _attributes(fields.attributes, fields.kind, spec) or None
@@ -366,6 +419,8 @@ def parse_observation(data: Any, agreement: "Vocabulary", declared: frozenset[st
         raise InputError(f"{subject!r} is not a subject of {fields.kind!r} (valid: {', '.join(spec.subjects)})", "subject")
     if (fields.lat is None) != (fields.lon is None):
         raise InputError("lat and lon go together", "lat" if fields.lat is None else "lon")
+    if fields.url is not None and not _HTTP_URL.match(fields.url):
+        raise InputError(f"must be an http or https URL (http://... or https://...), got {fields.url[:80]!r}", "url")
 
     normal = {key: value for key, value in fields.__dict__.items() if value is not None}  # model_dump(exclude_none=True)
     if subject is not None:

@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass
 from typing import Literal
 
-from .dates import EARLIEST_YEAR, LATEST_YEAR, add_months
+from .dates import EARLIEST_YEAR, LATEST_YEAR, add_months, not_a_date
 from .errors import InputError
 
 PeriodKind = Literal["month", "quarter", "to-date"]
@@ -108,7 +108,7 @@ def parse_bound(text: str, option: str) -> Period:
         try:
             day = dt.date.fromisoformat(value)
         except ValueError:
-            raise _bad(text, option, "a date (YYYY-MM-DD), month (YYYY-MM) or quarter (YYYY-Qn)") from None
+            raise InputError(not_a_date(value, "a date (YYYY-MM-DD)"), option) from None
         _year(day.year, value, option)
         return Period(day, day, "to-date", day.isoformat())
     try:

@@ -21,8 +21,8 @@ from pydantic_core import core_schema as cs
 from .agreement import INDEPENDENT
 from .dates import format_utc
 from .errors import InputError
-from .observation import (CLAIMS, MAX_COUNT, MAX_LONG_TEXT, MAX_TEXT, METHODS, _PARTY_RE, Vocabulary, _moment,
-                          _no_offset, _with_offset, has_time)
+from .observation import (_HTTP_URL, CLAIMS, MAX_COUNT, MAX_LONG_TEXT, MAX_TEXT, METHODS, _PARTY_RE, Vocabulary,
+                          _moment, _no_offset, _with_offset, has_time)
 from .records import canonical_json
 
 # a character that may stand anywhere in a text (not a control character), and one that may start or end it
@@ -112,6 +112,9 @@ class PlainLines:
         if subject is None and spec.subject_required:
             return None
         if subject is not None and spec.subjects is not None and subject not in spec.subjects:
+            return None
+        url = fields.get("url")
+        if url is not None and not _HTTP_URL.match(url):
             return None
         body = dict(fields)
         body["claim"] = claim

@@ -21,7 +21,7 @@ PROCESS = ("nov-10-2020", "jan-11-2021", "nov-26-2021")
 
 def _kind_meaning(agreement: Agreement, spec: KindSpec) -> dict:
     """What a kind means for validation and grouping: everything but its description, with its window."""
-    meaning = spec.model_dump(exclude={"description", "window_days"})
+    meaning = spec.model_dump(exclude={"description", "window_days", "context"})
     meaning["window_days"] = agreement.window(next(k for k, v in agreement.kinds.items() if v is spec))
     return meaning
 

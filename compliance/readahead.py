@@ -24,19 +24,24 @@ from .records import OBSERVATION, NewRecord
 CHUNK = 2000  # records per message between the processes
 
 
+Screen = Callable[[Iterator[NewRecord]], Iterator[NewRecord]]
+
+
 def validated_records(open_lines: Callable[[], Iterable[bytes]], agreement: Any, where: str,
-                      declared: frozenset[str] = frozenset(), source_party: Callable[[str], str] | None = None
-                      ) -> Iterator[NewRecord]:
-    """`exchange.iter_jsonl(open_lines(), ...)`, validated in a second process (see the module docstring)."""
+                      declared: frozenset[str] = frozenset(), source_party: Callable[[str], str] | None = None,
+                      screen: Screen | None = None) -> Iterator[NewRecord]:
+    """`exchange.iter_jsonl(open_lines(), ...)`, validated in a second process (see the module docstring), and passed
+    through `screen` there (a further check of each record, such as refusing future dates) when given."""
     if not hasattr(os, "fork"):
-        yield from iter_jsonl(open_lines(), agreement, where, declared, source_party)
+        records = iter_jsonl(open_lines(), agreement, where, declared, source_party)
+        yield from screen(records) if screen is not None else records
         return
     # os.fork itself, not multiprocessing's process, which would close standard input in the reader
     receiver, sender = multiprocessing.Pipe(duplex=False)
     pid = os.fork()
     if pid == 0:  # the reader: it inherits the agreements, the registry and the open file
         receiver.close()
-        _read(sender, open_lines, agreement, where, declared, source_party)
+        _read(sender, open_lines, agreement, where, declared, source_party, screen)
     sender.close()
     try:
         while True:
@@ -67,18 +72,21 @@ def validated_records(open_lines: Callable[[], Iterable[bytes]], agreement: Any,
 
 
 def _read(sender: Any, open_lines: Callable[[], Iterable[bytes]], agreement: Any, where: str,
-          declared: frozenset[str], source_party: Callable[[str], str] | None) -> NoReturn:
+          declared: frozenset[str], source_party: Callable[[str], str] | None, screen: Screen | None) -> NoReturn:
     """The reader process: validate and prepare records, send them in chunks, then 'end' (or the error)."""
     from .store.chain import derived_values
     from .records import canonical_json
 
     try:
         chunk: list[tuple[Any, ...]] = []
-        for record in iter_jsonl(open_lines(), agreement, where, declared, source_party):
+        records = iter_jsonl(open_lines(), agreement, where, declared, source_party)
+        for record in screen(records) if screen is not None else records:
             observation = record.type == OBSERVATION
             chunk.append((record.type, record.body_json or canonical_json(record.body),
                           record.columns if record.columns is not None else derived_values(record),
-                          {} if observation else record.body, record.target, record.line, record.id,
+                          # an observation's body only when a re-import is planned from it (its external_id)
+                          record.body if not observation or "external_id" in record.body else {},
+                          record.target, record.line, record.id,
                           record.recorded_at, record.recorded_by, record.recorded_as, record.hash))
             if len(chunk) >= CHUNK:
                 sender.send_bytes(pickle.dumps(("records", chunk), protocol=5))

@@ -42,13 +42,18 @@ def genesis_digest(agreement_id: str) -> str:
     return "sha256:" + hashlib.sha256(f"compliance-log:{agreement_id}".encode()).hexdigest()
 
 
-def chain_hash(prev_hash: str, record_id: str, record_type: str, body_json: str, recorded_at: str, recorded_by: str,
-               recorded_as: str | None = None) -> str:
+def chain_hash(prev_hash: str, record_id: str, record_type: str, body: dict[str, Any], recorded_at: str,
+               recorded_by: str, recorded_as: str | None = None) -> str:
     """The hash of one record chained to the previous one: SHA-256 of the previous hash, a newline and the canonical
-    JSON of {body, id, recorded_as (only when set), recorded_at, recorded_by, type}.
+    JSON of {body, id, recorded_as (only when set), recorded_at, recorded_by, type}."""
+    return chain_hash_of_text(prev_hash, record_id, record_type, canonical_json(body), recorded_at, recorded_by,
+                              recorded_as)
 
-    `body_json` is the body's canonical JSON (made once for the hash and the stored body); the content is written
-    out around it, as canonical_json of the whole would write it (keys in sorted order, no spaces)."""
+
+def chain_hash_of_text(prev_hash: str, record_id: str, record_type: str, body_json: str, recorded_at: str,
+                       recorded_by: str, recorded_as: str | None = None) -> str:
+    """`chain_hash` from the body's canonical JSON, made once for the hash and the stored body (what the store and
+    `verify` use): the content is written out around it, as canonical_json of the whole would write it."""
     text = _quoted
     display = f'"recorded_as":{_json_text(recorded_as)},' if recorded_as is not None else ""
     content = (f'{{"body":{body_json},"id":{_json_text(record_id)},{display}"recorded_at":{text(recorded_at)},'

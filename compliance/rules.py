@@ -162,7 +162,9 @@ def _evidence_rule(conjunct: list[Atom]) -> list[tuple[str, Cond]]:
             else:
                 own.append(_cmp(atom.op, atom.name, atom.value))
         elif atom.kind == "term":
-            # `e.lo > limit` is `epoch.limit < e.lo`: the comparison sits on the epoch pattern, mirrored
+            # `e.lo > limit` is `epoch.limit < e.lo`: the comparison sits on the epoch pattern, mirrored; a join
+            # that reads a property the fact lacks is an engine error (code 311), not a failed match: require it
+            own.append({"$ex": {atom.name: 1}})
             name = f"tm_{atom.value}"
             if atom.op == "eq":
                 term_tests.append({name: _ref("e", atom.name)})
@@ -291,6 +293,7 @@ def _verdict_patterns(condition: VerdictCondition) -> list[list[tuple[str, Cond]
             patterns.append((f"q{next(counter)}", _and({"t": "asof"}, {"$gte": {"day": _ref(n, "end")}})))
         if conjunct.together is not None:
             a, b, within = conjunct.together
+            within = _ref("d", f"tm_{within}") if isinstance(within, str) else within
             x, y = f"q{next(counter)}", f"q{next(counter)}"
             patterns.append((x, _and({"t": "eventf"}, *unit, {"name": a})))
             patterns.append((y, _and({"t": "eventf"}, *unit, {"name": b},
@@ -298,6 +301,7 @@ def _verdict_patterns(condition: VerdictCondition) -> list[list[tuple[str, Cond]
                                      {"$gte": {"day": _minus(x, "day", within)}})))
         if conjunct.apart is not None:
             a, b, within = conjunct.apart
+            within = _ref("d", f"tm_{within}") if isinstance(within, str) else within
             x, y = f"q{next(counter)}", f"q{next(counter)}"
             first = (x, _and({"t": "eventf"}, *unit, {"name": a}))
             alternatives = [[first, (y, _and({"t": "eventf"}, *unit, {"name": b},
@@ -356,9 +360,9 @@ def compile_body(body: RuleBody, terms: Iterable[str]) -> CompiledRules:
                                      {"read": _ref("e", "read")}, test))
     rules.add("time|counted", [("e", {"t": "ev"}), window({"$lte": {"start": _ref("e", "e0")}})],
               RuleInfo("evidence", "role", "counted"))
-    rules.add("time|straddles", [("e", {"t": "ev"}), window({"$gt": {"start": _ref("e", "e0")}}),
-                                 ("w2", _and({"t": "window"}, {"ob": _ref("e", "ob")}, {"unit": _ref("e", "unit")},
-                                             {"read": _ref("e", "read")}, {"$lte": {"start": _ref("e", "e1")}}))],
+    # one pattern holds both tests: durable-rules binds a fact to one alias of a rule only
+    rules.add("time|straddles", [("e", {"t": "ev"}), window(_and({"$gt": {"start": _ref("e", "e0")}},
+                                                                 {"$lte": {"start": _ref("e", "e1")}}))],
               RuleInfo("evidence", "role", "inconclusive"))
     rules.add("time|before", [("e", {"t": "ev"}), window({"$gt": {"start": _ref("e", "e1")}})],
               RuleInfo("evidence", "role", "before"))
@@ -412,7 +416,7 @@ def body_key(body: RuleBody, terms: Iterable[str]) -> str:
         entry.pop("cite", None)
     slots = read_slots(body)
     for read in data["reads"]:
-        for key in ("subject", "supervised_by", "kind", "name"):
+        for key in ("subject", "supervised_by", "kind", "name", "actor"):
             read.pop(key, None)
 
     def by_position(condition: dict[str, Any]) -> None:  # `read: LABEL` in conditions, by position

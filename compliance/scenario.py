@@ -22,6 +22,7 @@ observation IDs). Errors are `InputError`s whose `where` is the field path (`add
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import re
 from dataclasses import dataclass, field
@@ -32,7 +33,7 @@ import yaml
 from pydantic import BaseModel, BeforeValidator, ConfigDict, ValidationError, model_validator
 
 from .agreement import PARTY_CODE, Agreement, check_term_value, term_type
-from .dates import EARLIEST_YEAR, LATEST_YEAR
+from .dates import EARLIEST_YEAR, LATEST_YEAR, not_a_date
 from .errors import ComplianceError, InputError, StoreError, UnknownReferenceError
 from .evidence import Row, id_key
 from .observation import Observation, parse_observation
@@ -62,7 +63,7 @@ def _day(value: Any) -> dt.date:
         try:
             value = dt.date.fromisoformat(text)
         except ValueError:
-            raise ValueError(f"{text!r} is not a date (YYYY-MM-DD)") from None
+            raise ValueError(not_a_date(text, "a date (YYYY-MM-DD)")) from None
     if not isinstance(value, dt.date):
         raise ValueError(f"must be a date (YYYY-MM-DD), got {type(value).__name__}")
     if not EARLIEST_YEAR <= value.year <= LATEST_YEAR:
@@ -92,6 +93,8 @@ def _amendment_choice(value: Any) -> bool | list[str]:
 
 
 def _term_value(value: Any) -> Any:
+    """A term override: a date, a date-time, a number, true or false, or other text that `_resolve_terms` refuses
+    in the words of the term it was meant for (a limit is a whole number: "2,500" is not one)."""
     if isinstance(value, bool):
         return value  # a flag, or the reading of a deadline (`inclusive`); checked against the term
     if isinstance(value, float):
@@ -104,6 +107,8 @@ def _term_value(value: Any) -> Any:
         return value
     if isinstance(value, str) and value.strip().isdigit():
         return int(value.strip())
+    if isinstance(value, str) and not _DAY.match(value.strip()):
+        return value.strip()
     if isinstance(value, (str, dt.date)):
         return _day(value)
     raise ValueError(f"must be a date (YYYY-MM-DD) or a whole number >= 0, got {value!r}")
@@ -121,7 +126,7 @@ def _code(value: Any) -> str:
 Day = Annotated[dt.date, BeforeValidator(_day)]
 ObservationId = Annotated[str, BeforeValidator(_observation_id)]
 AmendmentChoice = Annotated[Union[bool, list[str]], BeforeValidator(_amendment_choice)]
-TermValue = Annotated[Union[bool, int, float, dt.datetime, dt.date], BeforeValidator(_term_value)]
+TermValue = Annotated[Union[bool, int, float, dt.datetime, dt.date, str], BeforeValidator(_term_value)]
 Code = Annotated[str, BeforeValidator(_code)]
 
 
@@ -272,7 +277,8 @@ class ResolvedScenario:
         """The scenario's evidence: logged rows less the excluded IDs, plus the hypothetical rows."""
         if self.excluded:
             changed = self.excluded_groups
-            kept = [row for row in (changed.get(r.key(), r) for r in logged) if row is not None]
+            kept = [row if row is r or row is None else dataclasses.replace(row, sig=r.sig)
+                    for r in logged for row in (changed.get(r.key(), r),) if row is not None]
         else:
             kept = list(logged)
         return kept + self.hypothetical_rows()
@@ -374,7 +380,11 @@ def _resolve_terms(scenario: Scenario, agreements: tuple[Agreement, ...]) -> dic
                 has = f"{ob_id} has: {', '.join(ob.terms)}" if ob.terms else f"{ob_id} has no terms"
                 raise UnknownReferenceError(f"unknown term {name!r} ({has})", field)
             wanted = ob.terms[name].type
-            given = term_type(value)
+            if isinstance(value, str) and wanted in ("count", "number", "flag"):
+                words = {"count": f"a {name} is a whole number >= 0, written without separators (2500)",
+                         "number": f"a {name} is a number", "flag": f"a {name} is true or false"}
+                raise InputError(f"{words[wanted]}; got {value!r}", field)
+            given = term_type(value) if not isinstance(value, str) else "text"
             fits = (given == wanted or {given, wanted} <= {"date", "moment"}
                     or (wanted == "number" and given == "count"))
             if not fits:

@@ -72,8 +72,9 @@ class SourceEntry(BaseModel):
     aliases: list[str] = Field(default_factory=list)
     type: str | None = None
     note: str | None = None
+    reason: str | None = None  # one line: why this alignment (audit trail for the monitor's judgment)
 
-    @field_validator("name", "type", "note", mode="before")
+    @field_validator("name", "type", "note", "reason", mode="before")
     @classmethod
     def _text(cls, value: Any, info: ValidationInfo) -> Any:
         return None if value is None else _name(value)
@@ -155,7 +156,7 @@ def parse_registry(text: str, where: str) -> list[SourceEntry]:
             field = ".".join(str(p) for p in first["loc"]) or "entry"
             reason = "is required" if first["type"] == "missing" else first["msg"].removeprefix("Value error, ")
             if first["type"] == "extra_forbidden":
-                reason = "unknown field (valid fields: name, party, aliases, type, note)"
+                reason = "unknown field (valid fields: name, party, aliases, type, note, reason)"
             raise InputError(f"{field}: {reason}", _entry_where(text, where, index)) from None
         for key in entry.keys():
             if key in seen and seen[key] != entry.name:

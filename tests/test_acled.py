@@ -149,7 +149,9 @@ def test_an_updated_export_gives_corrections_not_duplicates(imported):
     assert result.exit_code == 0, result.stderr
     assert result.stdout == "2\n"
     assert result.stderr == ("imported 2 (1 new, 1 correction); skipped 1 unmapped (event types: Protests / Peaceful "
-                             "protest 1); skipped 2 already in the log unchanged\n")
+                             "protest 1); skipped 2 already in the log unchanged; 7 logged events not in this export, "
+                             "kept in the log: acled:ARM90001, acled:ARM90002, acled:AZE90002, acled:AZE90005, "
+                             "acled:AZE90006, acled:AZE90007, acled:AZE90008\n")
     now = live(store)
     events = by_event(now)
     assert len(now) == len(events) == 11                                   # one live record per event

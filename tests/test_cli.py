@@ -110,14 +110,24 @@ def test_import_from_stdin(tmp_path):
 
 
 def test_check_json_has_the_contract_keys():
-    result = run("--store", "sample", "check", "--as-of", "2021-09-30", "--format", "json")
+    # one agreement: `agreement` and `since` at the top, `agreements` beside them
+    result = run("--store", "sample", "check", "--as-of", "2021-09-30", "--format", "json", "--agreement", "nov-10-2020")
     data = json.loads(result.stdout)
-    assert {"agreement", "as_of", "since", "log_digest", "obligations"} <= set(data)
+    assert {"agreement", "agreements", "as_of", "since", "log_digest", "obligations"} <= set(data)
     assert (data["agreement"], data["as_of"], data["since"]) == ("nov-10-2020", "2021-09-30", "2020-11-10")
-    assert data["log_digest"].startswith("sha256:")
-    keys = {"id", "point", "bearer", "verdict", "reason", "evidence", "evidence_count", "inconclusive", "due"}
+    assert data["agreements"] == ["nov-10-2020"] and data["log_digest"].startswith("sha256:")
+    keys = {"id", "point", "bearer", "verdict", "reason", "evidence", "evidence_count", "inconclusive", "due", "agreement"}
     assert all(keys <= set(o) for o in data["obligations"])
     assert len(data["obligations"]) == 22
+    # the process the sample tracks: no top-level `agreement`, and no `since` unless one was given
+    process = json.loads(run("--store", "sample", "check", "--as-of", "2021-09-30", "--format", "json").stdout)
+    assert "agreement" not in process and "since" not in process
+    assert process["agreements"] == ["nov-10-2020", "jan-11-2021", "nov-26-2021"]
+    assert process["log_digest"] == data["log_digest"]  # one digest covers the whole log
+    assert [o["agreement"] for o in process["obligations"]][-1] == "nov-26-2021"
+    given = json.loads(run("--store", "sample", "check", "--as-of", "2021-09-30", "--since", "2021-01-01",
+                           "--format", "json").stdout)
+    assert given["since"] == "2021-01-01"
 
 
 def test_check_markdown_and_table():

@@ -23,12 +23,16 @@ from compliance.clauses import load_agreement
 from compliance.errors import IntegrityError
 from compliance.exchange import amendment_record, ending_record, export_lines, read_jsonl
 from compliance.integrity import verify
-from compliance.records import canonical_json, chain_hash, genesis_digest
+from compliance.records import chain_hash, genesis_digest
 from compliance.resources import sample_log
 from compliance.store import Store
 
 AGREEMENT = load_agreement("nov-10-2020")
 SAMPLE_LINES = sample_log().read_text(encoding="utf-8").splitlines()
+SAMPLE_RECORDS = sum(1 for line in SAMPLE_LINES if line.strip())                  # 111: the sample log
+SAMPLE_RETRACTIONS = sum(1 for line in SAMPLE_LINES if '"retracts"' in line)      # 5
+SAMPLE_TRACKS = sum(1 for line in SAMPLE_LINES if '"record": "track"' in line)     # 2: jan-11-2021, nov-26-2021
+BUILT_RECORDS = SAMPLE_RECORDS + 3                                                  # build_store adds 3
 CLI = [str(Path(sys.executable).with_name("compliance"))]  # the console script of this environment
 
 
@@ -76,7 +80,7 @@ def rechain(path: Path) -> None:
         prev = genesis_digest(AGREEMENT.id)
         rows = db.execute("SELECT seq, id, type, body, recorded_at, recorded_by, recorded_as FROM records ORDER BY seq").fetchall()
         for seq, rid, rtype, body, at, by, shown in rows:
-            digest = chain_hash(prev, rid, rtype, canonical_json(json.loads(body)), at, by, shown)
+            digest = chain_hash(prev, rid, rtype, json.loads(body), at, by, shown)
             db.execute("UPDATE records SET prev_hash = ?, hash = ? WHERE seq = ?", (prev, digest, seq))
             prev = digest
         db.execute("UPDATE meta SET value = ? WHERE key = 'head'", (prev,))
@@ -109,18 +113,19 @@ def body_of(path: Path, record_id: str) -> dict:
 
 def test_clean_log_verifies_and_reports_count_and_head(db_path: Path) -> None:
     report = run_verify(db_path)
-    assert report.records == 57
-    assert report.by_type == {"observation": 54, "retraction": 1, "amendment": 1, "ending": 1}
+    assert report.records == BUILT_RECORDS
+    assert report.by_type == {"observation": SAMPLE_RECORDS - SAMPLE_RETRACTIONS - SAMPLE_TRACKS + 1,
+                              "retraction": SAMPLE_RETRACTIONS, "track": SAMPLE_TRACKS, "amendment": 1, "ending": 1}
     store = Store.open(db_path, AGREEMENT)
     assert report.head == store.head().digest
     store.close()
-    assert report.summary() == f"ok: 57 records, chain head {report.head}"
+    assert report.summary() == f"ok: {BUILT_RECORDS} records, chain head {report.head}"
 
 
 def test_empty_and_sample_logs_verify() -> None:
     assert run_empty().records == 0
     sample = Store.sample(AGREEMENT)
-    assert verify(sample).records == 54
+    assert verify(sample).records == SAMPLE_RECORDS
 
 
 def run_empty():
@@ -135,7 +140,7 @@ def test_restore_rebuilds_a_chain_that_verifies(db_path: Path, tmp_path: Path) -
     restored = Store.open(tmp_path / "restored.db", AGREEMENT, write=True)
     restored.append(read_jsonl(lines, AGREEMENT, "backup.jsonl"), recorded_by="restore")
     report = verify(restored)
-    assert report.records == 57 and report.head == head
+    assert report.records == BUILT_RECORDS and report.head == head
 
 
 def test_verify_never_writes(db_path: Path) -> None:
@@ -170,7 +175,7 @@ def test_rehashing_one_record_breaks_the_link_to_the_next(db_path: Path) -> None
     with db:
         db.execute("UPDATE records SET body = ?, hash = ? WHERE seq = ?",
                    (json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False),
-                    chain_hash(prev, rid, rtype, canonical_json(data), at, by), seq))
+                    chain_hash(prev, rid, rtype, data, at, by), seq))
     db.close()
     expect_failure(db_path, "record 13", "prev_hash does not link to record 12")
 
@@ -207,9 +212,9 @@ def test_deleted_last_record_is_found_by_last_number(db_path: Path) -> None:
 
 
 def test_deleted_last_records_with_last_number_fixed_are_found_by_count_and_head(db_path: Path) -> None:
-    sql(db_path, "DELETE FROM records WHERE seq > 54")
-    sql(db_path, "UPDATE meta SET value = '54' WHERE key = 'last_number'")
-    expect_failure(db_path, "meta", "ends at 54 records", "recorded '57' records")
+    sql(db_path, f"DELETE FROM records WHERE seq > {SAMPLE_RECORDS}")
+    sql(db_path, f"UPDATE meta SET value = '{SAMPLE_RECORDS}' WHERE key = 'last_number'")
+    expect_failure(db_path, "meta", f"ends at {SAMPLE_RECORDS} records", f"recorded '{BUILT_RECORDS}' records")
 
 
 def test_removed_meta_head_is_found(db_path: Path) -> None:
@@ -219,9 +224,9 @@ def test_removed_meta_head_is_found(db_path: Path) -> None:
 
 def test_truncation_with_meta_rewritten_is_found_only_against_a_published_head(db_path: Path) -> None:
     published = run_verify(db_path).head
-    sql(db_path, "DELETE FROM records WHERE seq > 54")
+    sql(db_path, f"DELETE FROM records WHERE seq > {SAMPLE_RECORDS}")
     rechain(db_path)  # meta now agrees with the shorter log: the chain alone cannot tell
-    assert run_verify(db_path).records == 54
+    assert run_verify(db_path).records == SAMPLE_RECORDS
     with pytest.raises(IntegrityError, match="is not in this log"):
         run_verify(db_path, expect_head=published)
 
@@ -230,8 +235,8 @@ def test_published_head_of_an_earlier_state_is_accepted(db_path: Path) -> None:
     store = Store.open(db_path, AGREEMENT)
     earlier = [r.hash for r in store.records()][20]
     store.close()
-    assert run_verify(db_path, expect_head=earlier).records == 57
-    assert run_verify(db_path, expect_head=genesis_digest(AGREEMENT.id)).records == 57
+    assert run_verify(db_path, expect_head=earlier).records == BUILT_RECORDS
+    assert run_verify(db_path, expect_head=genesis_digest(AGREEMENT.id)).records == BUILT_RECORDS
 
 
 def test_rewritten_log_is_found_against_a_published_head(db_path: Path) -> None:
@@ -283,8 +288,8 @@ def test_retracted_observation_brought_back_by_clearing_ended_by(db_path: Path) 
 
 
 def test_observation_ended_by_nothing(db_path: Path) -> None:
-    sql(db_path, "UPDATE records SET ended_by = 3 WHERE id = '2'")
-    expect_failure(db_path, "record 2", "ended_by", "no record")
+    sql(db_path, "UPDATE records SET ended_by = 3 WHERE id = '58'")   # 58: an observation nothing ends
+    expect_failure(db_path, "record 58", "ended_by", "no record")
 
 
 def test_target_column_edited(db_path: Path) -> None:
@@ -408,8 +413,8 @@ def cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
 def test_cli_ok(db_path: Path) -> None:
     result = cli("--store", str(db_path), "verify")
     assert result.returncode == 0, result.stderr
-    assert result.stdout.startswith("ok: 57 records, chain head sha256:")
-    assert cli("verify", "--store", "sample").stdout.startswith("ok: 54 records")
+    assert result.stdout.startswith(f"ok: {BUILT_RECORDS} records, chain head sha256:")
+    assert cli("verify", "--store", "sample").stdout.startswith(f"ok: {SAMPLE_RECORDS} records")
 
 
 def test_cli_altered_log_exits_3_with_one_line(db_path: Path) -> None:
@@ -438,7 +443,7 @@ def test_cli_missing_store_is_an_environment_error(tmp_path: Path) -> None:
 def test_cli_import_then_verify_then_export_restore_verify(tmp_path: Path) -> None:
     store = tmp_path / "a.db"
     assert cli("--store", str(store), "observe", "import", str(sample_log())).returncode == 0
-    assert cli("--store", str(store), "observe", "retract", "19", "--reason", "test").returncode == 0
+    assert cli("--store", str(store), "observe", "retract", "58", "--reason", "test").returncode == 0
     first = cli("--store", str(store), "verify")
     assert first.returncode == 0, first.stderr
     backup = tmp_path / "backup.jsonl"

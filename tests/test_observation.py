@@ -35,7 +35,7 @@ def test_dates_are_read_in_moscow_time(agreement):
     ({"kind": "contingent.tanks"}, "kind", "unknown kind 'contingent.tanks' (valid kinds: ceasefire.breach"),
     ({"kind": None}, "kind", "is required"),
     ({"date": "20/11/2020"}, "date", "not an ISO 8601 date"),
-    ({"date": "2020-13-45"}, "date", "not an ISO 8601 date"),
+    ({"date": "2020-13-45"}, "date", "2020-13-45 is not a day of the calendar"),
     ({"date": "0001-01-01"}, "date", "outside 1900-2199"),
     ({"date": 20201120}, "date", "string"),
     ({"actor": "XX"}, "actor", "unknown party code 'XX' (known: AM, AZ, RU, NK, TR, UNHCR, ICRC"),

@@ -6,10 +6,11 @@ from typing import Optional
 
 import typer
 
-from .common import AgreementOption, AsOption, GlobalOptions, StoreOption
+from .common import AgreementOption, AsOption, GlobalOptions, OneLineErrors, StoreOption
 
 app = typer.Typer(
     name="compliance",
+    cls=OneLineErrors,
     help="Track compliance with the November 10, 2020 trilateral statement (or another agreement encoded as data).\n\n"
          "Example: compliance --store sample check --as-of 2021-09-30",
     no_args_is_help=True,

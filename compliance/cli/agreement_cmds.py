@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import json
+from contextlib import contextmanager
 from enum import Enum
-from typing import Optional
+from typing import Iterator, Optional
 
 import typer
 
@@ -107,6 +108,21 @@ def clauses_validate(
                f"{len(report.warnings)} warning{'s' if len(report.warnings) != 1 else ''}")
 
 
+_OPTIONS = {"obligation": "OBLIGATION", "term": "--term", "value": "--value", "agreed_on": "--agreed-on", "by": "--by",
+            "on": "--on", "source": "--source", "note": "--note", "supersedes": "--supersedes"}
+
+
+@contextmanager
+def _named_as_options() -> Iterator[None]:
+    """Errors of an amendment or ending record name the command-line option, not the exchange field."""
+    from ..errors import InputError
+
+    try:
+        yield
+    except InputError as error:
+        raise type(error)(error.reason, _OPTIONS.get(error.where or "", error.where)) from None
+
+
 @app.command("amend")
 @handles_errors
 def amend(
@@ -129,8 +145,9 @@ def amend(
     from ..exchange import amendment_record
     from .common import store_vocabulary
 
-    record = amendment_record({"obligation": obligation, "term": term, "value": value, "agreed_on": agreed_on,
-                               "by": by, "source": source, "note": note}, store_vocabulary(ctx, store, agreement))
+    with _named_as_options():
+        record = amendment_record({"obligation": obligation, "term": term, "value": value, "agreed_on": agreed_on,
+                                   "by": by, "source": source, "note": note}, store_vocabulary(ctx, store, agreement))
     db = open_store(ctx, store, agreement, write=True)
     (new_id,) = db.append([record], resolve(ctx, "monitor", monitor))
     typer.echo(new_id)
@@ -145,21 +162,30 @@ def end(
     by: str = typer.Option(..., "--by", help="The parties that agreed, comma-separated."),
     source: str = typer.Option(..., "--source", help="Where the ending is documented."),
     note: Optional[str] = typer.Option(None, "--note", help="Free text."),
+    supersedes: Optional[str] = typer.Option(None, "--supersedes", help="The ending this one corrects (an ending ID "
+                                             "of the same obligation); it then no longer applies."),
     store: Optional[str] = StoreOption,
     agreement: Optional[list[str]] = AgreementOption,
     monitor: Optional[str] = AsOption,
 ) -> None:
     """Record that an obligation stopped applying; print the ending's ID.
 
+    An obligation ends once: a second ending is refused unless it names the one it corrects with --supersedes
+    (a wrong end date, say); the superseded ending stays in the log and no longer applies.
+
     Example: compliance end P3-personnel-cap --on 2024-06-12 --by AZ,RU --source "RU MoD statement"
+
+    Example: compliance end P3-personnel-cap --on 2024-06-14 --by AZ,RU --source "RU MoD" --supersedes nov-10-2020-E1
     """
     from ..exchange import ending_record
     from .common import store_vocabulary
 
-    record = ending_record({"obligation": obligation, "on": on, "by": by, "source": source, "note": note},
-                           store_vocabulary(ctx, store, agreement))
+    with _named_as_options():
+        record = ending_record({"obligation": obligation, "on": on, "by": by, "source": source, "note": note,
+                                "supersedes": supersedes}, store_vocabulary(ctx, store, agreement))
     db = open_store(ctx, store, agreement, write=True)
-    (new_id,) = db.append([record], resolve(ctx, "monitor", monitor))
+    with _named_as_options():
+        (new_id,) = db.append([record], resolve(ctx, "monitor", monitor))
     typer.echo(new_id)
 
 

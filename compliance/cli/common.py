@@ -5,12 +5,21 @@ from __future__ import annotations
 import functools
 import getpass
 import os
+import re
 import sqlite3
 import sys
 from dataclasses import dataclass
 from typing import Any, Callable, Optional, TypeVar
 
 import typer
+from typer.core import TyperGroup
+
+try:  # typer vendors click from 0.2x on; before, it uses click itself
+    from typer._click import exceptions as click_exceptions
+    from typer._click.globals import get_current_context
+except ImportError:  # pragma: no cover - depends on the installed typer
+    from click import exceptions as click_exceptions  # type: ignore[no-redef]
+    from click.globals import get_current_context  # type: ignore[no-redef]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -35,7 +44,6 @@ class GlobalOptions:
     store: Optional[str] = None
     agreement: Optional[list[str]] = None
     monitor: Optional[str] = None
-    noted_missing: bool = False  # the note that the store does not exist was printed
 
 
 def _root(ctx: typer.Context) -> GlobalOptions:
@@ -46,21 +54,32 @@ def _root(ctx: typer.Context) -> GlobalOptions:
 
 
 def resolve(ctx: typer.Context, name: str, given: Optional[str]) -> str:
-    """The option's value: after the subcommand, then before it, then the environment, then the default."""
+    """The option's value: after the subcommand, then before it, then the environment, then the default.
+    The monitor's name is checked and trimmed as every stored text is, naming where it came from."""
     if given:
-        return given
+        return _checked(name, given, "--as")
     before = getattr(_root(ctx), name)
     if before:
-        return before
+        return _checked(name, before, "--as")
     env = {"store": "COMPLIANCE_STORE", "monitor": "COMPLIANCE_MONITOR"}[name]
     if os.environ.get(env):
-        return os.environ[env]
+        return _checked(name, os.environ[env], env)
     if name == "store":
         return os.path.join("observations", "observations.db")
     try:
-        return getpass.getuser()
+        return _checked(name, getpass.getuser(), "the user name (give --as)")
     except Exception:  # no user name in this environment
         return "unknown"
+
+
+def _checked(name: str, value: str, where: str) -> str:
+    """`recorded_by` as the store keeps it (trimmed, no control characters, at most 1,000 characters), so that
+    any log the tool writes exports and restores with the same digest."""
+    if name != "monitor":
+        return value
+    from ..observation import clean_name
+
+    return clean_name(value, where)
 
 
 def agreement_refs(ctx: typer.Context, agreement: Optional[list[str]]) -> list[str]:
@@ -77,17 +96,21 @@ def agreement_refs(ctx: typer.Context, agreement: Optional[list[str]]) -> list[s
 
 
 def open_store(ctx: typer.Context, store: Optional[str], agreement: Optional[list[str]], *, write: bool = False,
-               note_missing: bool = True):
-    """Open the store; reads never create it (a read of a store that does not exist says so on stderr, once, and
-    reads an empty log). A new store tracks the agreements named (default: the bundled process); a write to an
-    existing store with --agreement naming one it does not track is an error."""
+               quiet: bool = False):
+    """Open the store; reads never create it, and a read of a store that does not exist says so on stderr (one
+    line) and reads an empty log. A new store tracks the agreements named (default: the bundled process); a write
+    to an existing store with --agreement naming one it does not track is an error."""
     from ..errors import InputError
-    from ..store import Store
+    from ..store import SAMPLE, Store, is_server_location
 
+    location = resolve(ctx, "store", store)
     refs = agreement_refs(ctx, agreement)
-    db = Store.open(resolve(ctx, "store", store), refs or None, write=write)
-    if not write and not db.exists and note_missing and not _noted(ctx):
-        print(f"compliance: note: {db.where}: no store here yet: reading an empty log", file=sys.stderr)
+    db = Store.open(location, refs or None, write=write)
+    new = location != SAMPLE and not db.exists  # (a server store's schema that does not exist yet, too)
+    if new and not write and not quiet:
+        warn(db.where, "no store here (check --store or COMPLIANCE_STORE); reading an empty log")
+    if new and write and not is_server_location(location):  # (a server rolls a failed first write back whole)
+        _CREATED.append((db, location))
     if write and refs:
         from ..check import resolve_agreements
 
@@ -98,18 +121,10 @@ def open_store(ctx: typer.Context, store: Optional[str], agreement: Optional[lis
     return db
 
 
-def _noted(ctx: typer.Context) -> bool:
-    """True once the note that the store does not exist was printed for this command (it opens the store twice)."""
-    root = _root(ctx)
-    noted = getattr(root, "noted_missing", False)
-    root.noted_missing = True
-    return noted
-
-
 def store_vocabulary(ctx: typer.Context, store: Optional[str], agreement: Optional[list[str]]):
     """The agreements the store tracks (for a store not yet written, those it will track), without creating it:
     what new observations are validated against."""
-    db = open_store(ctx, store, agreement, note_missing=False)  # (a write: it creates the store)
+    db = open_store(ctx, store, agreement, quiet=True)
     try:
         return db.process
     finally:
@@ -132,6 +147,25 @@ def open_agreement(ctx: typer.Context, agreement: Optional[list[str]]):
     return load_agreement(refs[0] if refs else bundled_process_ids()[0])
 
 
+# Stores the running command created: if it fails, one it left empty is removed again, so that a refused
+# write (a tampered restore, a correction of an unknown ID) leaves no store file behind.
+_CREATED: list[tuple[Any, str]] = []
+
+
+def _discard_created() -> None:
+    while _CREATED:
+        db, location = _CREATED.pop()
+        try:
+            if not db.is_empty():
+                continue
+            db.close()
+            for path in (location, f"{location}-wal", f"{location}-shm", f"{location}-journal"):
+                if os.path.lexists(path):
+                    os.unlink(path)
+        except (OSError, sqlite3.Error):  # best effort: the error being reported matters more
+            pass
+
+
 def declared_codes(declare: Optional[list[str]]) -> frozenset[str]:
     """Actor codes the monitor declares, from --declare and COMPLIANCE_DECLARED_ACTORS."""
     codes = set(declare or [])
@@ -139,11 +173,131 @@ def declared_codes(declare: Optional[list[str]]) -> frozenset[str]:
     return frozenset(codes)
 
 
+MAX_ERROR_LINE = 1_000  # characters of one error line, whatever the input it quotes
+_UNPRINTABLE = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
+_SURROGATE = re.compile("[\ud800-\udfff]")  # how bytes that are not UTF-8 reach Python in arguments
+
+
+def error_line(where: Optional[str], reason: str, label: str = "error") -> str:
+    """`compliance: error: <where>: <reason>`: one line, control characters and undecodable bytes escaped,
+    at most MAX_ERROR_LINE characters."""
+    prefix = f"{where}: " if where else ""
+    text = f"compliance: {label}: {prefix}{reason}".replace("\r\n", " ").replace("\n", " ").replace("\t", " ")
+    text = _UNPRINTABLE.sub(lambda found: found.group().encode("unicode_escape").decode("ascii"), text)
+    return text if len(text) <= MAX_ERROR_LINE else text[:MAX_ERROR_LINE - 1] + "…"
+
+
 def fail(where: Optional[str], reason: str, code: int = 2) -> None:
     """Print one error line and exit with `code`."""
-    prefix = f"{where}: " if where else ""
-    print(f"compliance: error: {prefix}{reason}", file=sys.stderr)
+    print(error_line(where, reason), file=sys.stderr)
     raise typer.Exit(code)
+
+
+def warn(where: Optional[str], reason: str) -> None:
+    """Print one warning line on stderr; the command goes on."""
+    print(error_line(where, reason, "warning"), file=sys.stderr)
+
+
+def _param_name(param: Any) -> str:
+    """How the user names a parameter: its longest option (`--format`) or an argument's metavar (`ID`)."""
+    opts = [o for o in getattr(param, "opts", []) if o.startswith("-")]
+    if opts:
+        return max(opts, key=len)
+    return getattr(param, "metavar", None) or (getattr(param, "name", None) or "argument").upper()
+
+
+def _accepts(param: Any) -> tuple[str, bool]:
+    """What a parameter accepts, in words (its choices, its number type, or its help text), and whether that
+    is a type (choices or a number) rather than help text."""
+    from enum import Enum
+
+    annotation = getattr(getattr(param, "type_descriptor", None), "annotation", None)  # typer's own parameters
+    click_type = getattr(param, "type", None)  # typer before 0.2x: click's parameter types
+    if isinstance(annotation, type) and issubclass(annotation, Enum):
+        choices: Any = [member.value for member in annotation]
+    else:
+        choices = getattr(click_type, "choices", None)
+    if choices:
+        return "one of: " + ", ".join(str(getattr(c, "value", c)) for c in choices), True
+    number = annotation if annotation in (int, float) else {"integer": int, "float": float}.get(
+        getattr(click_type, "name", ""))
+    if number is not None:
+        return ("a whole number" if number is int else "a decimal number"), True
+    return (getattr(param, "help", None) or "").strip().rstrip("."), False
+
+
+def _usage_error(error: Any) -> tuple[str, str]:
+    """(where, reason) of a click usage error: the option or argument, and what it accepts."""
+    ctx = getattr(error, "ctx", None)
+    command = ctx.command_path if ctx is not None else "compliance"
+    param = getattr(error, "param", None)
+    message = str(getattr(error, "message", "") or "").removeprefix("Value error, ").strip().rstrip(".")
+    if isinstance(error, click_exceptions.MissingParameter) and param is not None:
+        accepts, _ = _accepts(param)
+        return _param_name(param), f"is required for {command}" + (f" ({accepts})" if accepts else "")
+    if isinstance(error, click_exceptions.BadParameter) and param is not None:
+        accepts, typed = _accepts(param)
+        if typed:  # say it in the tool's words: "'yaml' is not one of: table, json, markdown"
+            given = re.search(r"'[^']*'", message)
+            message = f"{given.group()} is not {accepts}" if given else f"must be {accepts}"
+        return _param_name(param), message
+    if isinstance(error, click_exceptions.NoSuchOption):
+        options = sorted({_param_name(p) for p in ctx.command.params if getattr(p, "opts", None)
+                          and not getattr(p, "hidden", False)} | {"--help"}) if ctx is not None else []
+        return error.option_name, f"no such option for {command}" + (f" (options: {', '.join(options)})" if options else "")
+    if isinstance(error, click_exceptions.BadOptionUsage):
+        return error.option_name, message
+    if ctx is not None and hasattr(ctx.command, "list_commands") and message.startswith("No such command"):
+        name = message.split("'", 2)[1] if message.count("'") >= 2 else message
+        return name, f"no such command of {command} (commands: {', '.join(ctx.command.list_commands(ctx))})"
+    return command, message[:1].lower() + message[1:]
+
+
+class OneLineErrors(TyperGroup):
+    """The root command: every usage error (missing option, bad choice, unknown command or option, ...) is one
+    line, `compliance: error: <where>: <reason>`, and exit 2; nothing escapes as exit code 1."""
+
+    def main(self, args: Any = None, prog_name: Optional[str] = None, complete_var: Optional[str] = None,
+             standalone_mode: bool = True, **extra: Any) -> Any:
+        if not standalone_mode:
+            return super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+        try:
+            result = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+        except getattr(click_exceptions, "NoArgsIsHelpError", ()) as error:  # no arguments: the help is the answer
+            error.show()
+            sys.exit(error.exit_code)
+        except click_exceptions.UsageError as error:
+            print(error_line(*_usage_error(error)), file=sys.stderr)
+            sys.exit(2)
+        except click_exceptions.ClickException as error:
+            print(error_line(None, error.format_message()), file=sys.stderr)
+            sys.exit(error.exit_code if error.exit_code not in (0, 1) else 2)
+        except (typer.Abort, getattr(click_exceptions, "Abort", typer.Abort)):
+            print(error_line(None, "aborted"), file=sys.stderr)
+            sys.exit(130)
+        except KeyboardInterrupt:
+            print(error_line(None, "interrupted"), file=sys.stderr)
+            sys.exit(130)
+        except Exception as error:  # a bug outside a command body: one line, never exit code 1
+            if os.environ.get("COMPLIANCE_DEBUG"):
+                raise
+            print(error_line("internal error", f"{type(error).__name__}: {error} (set COMPLIANCE_DEBUG=1 for a "
+                                               "traceback)"), file=sys.stderr)
+            sys.exit(4)
+        sys.exit(result if isinstance(result, int) else 0)
+
+
+def _undecodable_argument() -> Optional[str]:
+    """The first option or argument (of the command or the root) holding bytes that are not UTF-8."""
+    ctx = get_current_context(silent=True)
+    while ctx is not None:
+        for param in ctx.command.params:
+            value = ctx.params.get(param.name)
+            values = value if isinstance(value, (list, tuple)) else [value]
+            if any(isinstance(v, str) and _SURROGATE.search(v) for v in values):
+                return _param_name(param)
+        ctx = ctx.parent
+    return None
 
 
 def handles_errors(func: F) -> F:
@@ -152,8 +306,18 @@ def handles_errors(func: F) -> F:
 
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
+        undecodable = _undecodable_argument()
+        if undecodable is not None:  # bytes that are not UTF-8 reach Python as unpaired surrogates
+            fail(undecodable, "is not valid Unicode text (bytes that are not UTF-8)", 2)
         try:
-            return func(*args, **kwargs)
+            try:
+                return func(*args, **kwargs)
+            except BaseException as error:
+                if not (isinstance(error, typer.Exit) and error.exit_code in (0, 1)):
+                    _discard_created()
+                raise
+            finally:
+                _CREATED.clear()
         except ComplianceError as error:
             fail(error.where, error.reason.replace("\n", " "), error.exit_code)
         except BrokenPipeError:  # the reader went away (`compliance ... | head`): stop quietly

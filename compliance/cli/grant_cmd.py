@@ -36,7 +36,7 @@ def grant_command(
     """
     from ..errors import InputError
 
-    db = open_store(ctx, store, agreement, note_missing=False)
+    db = open_store(ctx, store, agreement, quiet=True)
     try:
         grant = getattr(db, "grant", None)
         if grant is None:

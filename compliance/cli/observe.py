@@ -116,7 +116,8 @@ def add(
     Example: compliance observe add --kind contingent.personnel --date 2020-11-20 --actor RU --value 1960
     --source 'Russian MoD' --source-party RU --method statement
     """
-    from ..exchange import observation_record
+    from ..dates import today
+    from ..exchange import observation_record, reject_future
 
     if source_party is None:
         source_party = _registry_alignment(ctx, registry, store, source)
@@ -125,6 +126,7 @@ def add(
                      date_end=date_end, method=method, supervised_by=supervised_by, url=url, quote=quote, notes=notes)
     vocabulary = store_vocabulary(ctx, store, agreement)
     record = observation_record(fields, vocabulary, declared_codes(declare))
+    reject_future([record], today(vocabulary.tz))
     db = open_store(ctx, store, agreement, write=True)
     (new_id,) = db.append([record], resolve(ctx, "monitor", monitor))
     typer.echo(new_id)
@@ -166,8 +168,9 @@ def correct(
 
     Example: compliance observe correct 12 --date 2021-09-11
     """
+    from ..dates import today
     from ..errors import InputError
-    from ..exchange import observation_record
+    from ..exchange import observation_record, reject_future
     from ..records import OBSERVATION
 
     changes = _fields(kind=kind, date=date, actor=actor, source=source, source_party=source_party, value=value,
@@ -188,6 +191,8 @@ def correct(
         fields.pop("value", None)
     fields.update(changes)
     record = observation_record(fields, db.process, declared_codes(declare), supersedes=target.id)
+    if "date" in changes:
+        reject_future([record], today(db.process.tz))
     (new_id,) = db.append([record], resolve(ctx, "monitor", monitor))
     typer.echo(new_id)
 
@@ -257,6 +262,8 @@ def import_(
     for option, value in (("--mapping", mapping), ("--default-source-party", default_source_party)):
         if value is not None:
             raise InputError("applies only to --format acled", option)
+    from ..dates import today
+    from ..exchange import ImportPlan, planning_reimport, refusing_future
     from ..progress import tracked
     from ..readahead import validated_records
 
@@ -281,12 +288,18 @@ def import_(
         return _lines(source if not isinstance(source, str) else open(source, "rb"))  # noqa: SIM115 - read to its end
 
     db = open_store(ctx, store, agreement, write=True)
-    # the file is read (in a second process) as it is appended, in one transaction: a bad line rolls it all back
-    records = validated_records(open_lines, agr, where, declared, alignment)
+    # the file is read (in a second process) as it is appended, in one transaction: a bad line, or one dated in
+    # the future, rolls it all back; lines with an external_id already in the log are skipped or become corrections
+    plan = ImportPlan([], 0, 0, 0, 0)
+    records = validated_records(open_lines, agr, where, declared, alignment,
+                                lambda lines: refusing_future(lines, today(agr.tz), where))
+    records = planning_reimport(records, db, where, plan)
     with tracked(records, None if size is None or size >= PROGRESS_MIN_BYTES else 0, "importing",
                  min_total=1) as shown:
         count = _append(db, shown, resolve(ctx, "monitor", monitor), where, stream=True)
     typer.echo(f"{count}")
+    if plan.external:
+        typer.echo(plan.summary(count), err=True)
 
 
 def _lines(source: Any) -> Iterator[bytes]:
@@ -316,6 +329,8 @@ def _import_acled(ctx: typer.Context, file: str, agr: Any, declared: frozenset[s
                   mapping: Optional[str], default_source_party: Optional[str], store: Optional[str],
                   agreement: Optional[list[str]], monitor: Optional[str]) -> None:
     from ..acled import load_mapping, plan_import, read_acled, read_text
+    from ..dates import today
+    from ..exchange import reject_future
 
     rules = load_mapping(Path(mapping) if mapping else None, agr, declared)
     if file == "-":
@@ -328,8 +343,9 @@ def _import_acled(ctx: typer.Context, file: str, agr: Any, declared: frozenset[s
     else:
         text, where = read_text(Path(file)), file
     rows = read_acled(text, where, agr, rules, sources, declared, default_source_party)
+    reject_future([c.record for c in rows.candidates], today(agr.tz), where)
     db = open_store(ctx, store, agreement, write=True)
-    plan = plan_import(rows, db)
+    plan = plan_import(rows, db, rules.external_id_prefix)
     ids = _append(db, plan.records, resolve(ctx, "monitor", monitor), where)
     typer.echo(f"{len(ids)}")
     typer.echo(plan.summary(len(ids)), err=True)
@@ -366,21 +382,34 @@ def list_(
     since: Optional[str] = typer.Option(None, "--since", help="Only observations dated on or after this date."),
     until: Optional[str] = typer.Option(None, "--until", help="Only observations dated on or before this date."),
     output: ListFormat = typer.Option(ListFormat.table, "--format", help="Output format."),
+    declare: Optional[list[str]] = DeclareOption,
     store: Optional[str] = StoreOption,
     agreement: Optional[list[str]] = AgreementOption,
 ) -> None:
     """List the live observations (not superseded or retracted), by date then ID.
 
+    The filters are checked as `observe add` checks its fields: an unknown kind or actor, or --since after
+    --until, is an error (exit 2), not an empty list.
+
     Example: compliance --store sample observe list --kind ceasefire.breach --since 2021-07-01
     """
     from tabulate import tabulate
 
-    from ..observation import count_text
+    from ..errors import InputError
+    from ..observation import check_actor, check_kind, clean_text, count_text
 
     db = open_store(ctx, store, agreement)
-    tz = db.process.tz
-    records = db.live_observations(db.head(), kind=kind, actor=actor, since=parse_date_option(since, "--since", tz),
-                                   until=parse_date_option(until, "--until", tz))
+    agr = db.process
+    if kind is not None:
+        kind = clean_text(kind, "--kind")
+        check_kind(kind, agr, "--kind")
+    if actor is not None:
+        actor = clean_text(actor, "--actor")
+        check_actor(actor, agr, declared_codes(declare), "--actor")
+    first, last = parse_date_option(since, "--since", agr.tz), parse_date_option(until, "--until", agr.tz)
+    if first is not None and last is not None and first > last:
+        raise InputError(f"{first.isoformat()} is after --until {last.isoformat()}", "--since")
+    records = db.live_observations(db.head(), kind=kind, actor=actor, since=first, until=last)
     if output == ListFormat.json:
         typer.echo(json.dumps([r.export() for r in records], indent=2, ensure_ascii=False))
     elif output == ListFormat.jsonl:

@@ -8,7 +8,7 @@ from typing import Optional
 import typer
 
 from . import app
-from .common import AgreementOption, StoreOption, handles_errors, open_store
+from .common import AgreementOption, StoreOption, agreement_refs, handles_errors, open_store
 
 
 class Every(str, Enum):
@@ -31,7 +31,8 @@ def report_command(
 ) -> None:
     """Write markdown compliance reports (and charts beside them) and print their paths, period reports first.
 
-    A period that has not ended is reported as of today. Re-running a report on the same log gives the same
+    One report per agreement and period (every tracked agreement in force in the period, or those --agreement
+    names); index.md lists them all by period, with the process summary of the latest period first. A period that has not ended is reported as of today. Re-running a report on the same log gives the same
     files, except the one line saying when it was generated.
 
     Example: compliance --store sample report --from 2020-11 --to 2023-12 --every quarter --out reports
@@ -40,6 +41,6 @@ def report_command(
 
     db = open_store(ctx, store, agreement)
     paths = write_reports(db, out, as_of=as_of, period=period, start=start, end=end,
-                          every=every.value if every else None)
+                          every=every.value if every else None, agreements=agreement_refs(ctx, agreement) or None)
     for path in paths:
         typer.echo(str(path))

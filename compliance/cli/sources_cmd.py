@@ -37,6 +37,7 @@ def sources_list(
     output: SourcesFormat = typer.Option(SourcesFormat.table, "--format", help="Output format."),
     registry: Optional[str] = RegistryOption,
     store: Optional[str] = StoreOption,
+    agreement: Optional[str] = AgreementOption,
 ) -> None:
     """List the known sources: the monitor's registry first, then the bundled one.
 
@@ -50,6 +51,12 @@ def sources_list(
         winner = reg.replaced_by(entry)
         rows.append(_row(entry, "bundled", winner.name if winner else None))
     if party is not None:
+        present = sorted({r["party"] for r in rows})
+        if party not in present:  # a typo lists nothing: say so, as `observe add` would
+            from ..observation import check_party_code
+
+            check_party_code(party, "--party", [*open_agreement(ctx, agreement).known_codes, *present],
+                             allow_independent=True, declarable=False)
         rows = [r for r in rows if r["party"] == party]
     if output == SourcesFormat.json:
         typer.echo(json.dumps({"user_registry": str(reg.user_origin), "user_registry_exists": bool(
@@ -82,15 +89,11 @@ def sources_add(
 
     Example: compliance sources add "Caucasian Knot" --party independent --alias "Kavkazsky Uzel"
     """
-    from ..agreement import INDEPENDENT
-    from ..errors import InputError
+    from ..observation import check_party_code
     from ..sources import add_source, user_registry_path
 
     agr = open_agreement(ctx, agreement)
-    known = [*agr.known_codes, *sorted(declared_codes(declare))]
-    if party != INDEPENDENT and party not in known:
-        raise InputError(f"unknown party code {party!r} (known: {', '.join(known)}, {INDEPENDENT}; declare a new "
-                         f"actor with --declare {party})", "--party")
+    check_party_code(party, "--party", agr.known_codes, declared_codes(declare), allow_independent=True)
     path = user_registry_path(registry, resolve(ctx, "store", store))
     reg = open_registry(ctx, registry, store)
     before = {n: reg.lookup(n) for n in [name, *(alias or [])]}

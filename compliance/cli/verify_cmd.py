@@ -29,7 +29,7 @@ def verify_command(
     from ..errors import StoreError
     from ..integrity import verify
 
-    db = open_store(ctx, store, agreement, note_missing=False)
+    db = open_store(ctx, store, agreement, quiet=True)
     if not db.exists:
         # reads treat a missing store as an empty log; verifying nothing would hide a wrong path
         raise StoreError("no store here (nothing to verify)", db.where)

@@ -51,19 +51,27 @@ def ref_id(ref: str) -> str:
     return load_agreement(ref).id
 
 
-def track_ref(agreement: Agreement) -> str:
-    """How a new store's track record names an agreement: its bundled ID, or the path of its clause file."""
-    from ..clauses import bundled_ids, clause_path, load_agreement
+def track_body(agreement: Agreement, durable: bool) -> dict[str, Any]:
+    """A track record's body: a bundled agreement by ID; another by the path of its clause file. An agreement
+    that has no file (built in memory) can be tracked only by a store that is never reopened (`durable` False)."""
+    from ..clauses import bundled_ids as bundled_agreements, clause_path, load_agreement
 
-    if agreement.id in bundled_ids():
+    if agreement.id in bundled_agreements():
         path = str(clause_path(agreement.id).resolve())
         if agreement.source_path == path or (agreement.source_path is None and load_agreement(agreement.id).model_dump()
                                              == agreement.model_dump()):
-            return agreement.id
-    path = agreement.source_path
-    if path is None:
-        raise InputError(f"agreement {agreement.id} is not bundled: name its clause file's path to track it", "--agreement")
-    return str(path)
+            return {"agreement": agreement.id}
+    if agreement.source_path is not None and Path(agreement.source_path).is_file():
+        return {"agreement": agreement.id, "path": agreement.source_path}
+    if durable:
+        raise InputError(f"agreement {agreement.id} was not read from a clause file that can be read again (a pipe?): "
+                         "name its file's path to track it", "--agreement")
+    return {"agreement": agreement.id}
+
+
+def bundled_ids(agreement: Agreement) -> frozenset[str]:
+    """The IDs of the amendments and endings in the clause file, which no record of the log may take."""
+    return frozenset(item.id for item in (*agreement.amendments, *agreement.endings))
 
 
 def is_server_location(location: str | Path | None) -> bool:
@@ -86,7 +94,7 @@ class Store:
         self.process = process
         self.writable = writable
         self.exists = True  # False for a store that will be created by its first write
-        self._pending_tracks: list[str] = []  # agreements a new store tracks, recorded with its first append
+        self._pending_tracks: list[Agreement] = []  # what a new store tracks, recorded with its first append
 
     @property
     def agreement(self) -> Agreement:
@@ -149,7 +157,10 @@ class Store:
         """The agreements this log tracks: its first agreement (meta) and every `track` record after it."""
         if given is not None:
             return process_of(given)
-        refs = [body.get("path") or body["agreement"] for body in track_bodies]
+        try:
+            refs = [body.get("path") or body["agreement"] for body in track_bodies]
+        except (ValueError, KeyError, TypeError, AttributeError):
+            refs = []  # a damaged log: read as tracking its first agreement; `verify` says what is wrong
         if not refs or ref_id(refs[0]) != first:
             refs.insert(0, first)
         try:

@@ -14,10 +14,11 @@ from typing import Any, Iterable, Iterator, Protocol
 
 from ..agreement import Agreement
 from ..dates import format_utc, parse_utc
-from ..errors import InputError, IntegrityError, UnknownReferenceError
+from ..errors import InputError, UnknownReferenceError
 from ..process import Process
-from ..records import (AMENDMENT, ENDING, OBSERVATION, RETRACTION, TRACK, NewRecord, canonical_json, chain_hash,
+from ..records import (AMENDMENT, ENDING, OBSERVATION, RETRACTION, TRACK, NewRecord, canonical_json, chain_hash_of_text,
                        genesis_digest, track_id)
+from .base import bundled_ids
 
 # the columns of a stored row, in the order `ChainWriter` hands them to a backend (ended_by is the backend's)
 ROW_COLUMNS = ("seq", "id", "type", "body", "recorded_at", "recorded_by", "recorded_as", "prev_hash", "hash", "kind",
@@ -82,6 +83,9 @@ class AppendSession(Protocol):
     def agreement_ids(self) -> set[str]:
         """The IDs of stored amendments, endings and track records."""
 
+    def endings(self) -> list[tuple[str, dict[str, Any]]]:
+        """(ID, body) of every stored ending, in log order."""
+
     def write(self, rows: list[tuple[Any, ...]], ids: list[str], lines: list[int | None], restore: bool) -> None:
         """Store rows (ROW_COLUMNS order, in seq order; `restore`: records that keep their store fields): mark the
         targets they end, keep derived tables up to date. A duplicate ID raises InputError naming its record (and
@@ -112,11 +116,9 @@ def _restore_fields(record: NewRecord, process: Process, number: int, prev_at: s
         if not re.fullmatch(rf"{prefix}-{letter}[1-9][0-9]*", record.id):
             raise InputError(f"{record.type} IDs are <agreement>-{letter}<n>"
                              + (f" ({owner.id}-{letter}<n>)" if owner else "") + f", got {record.id!r}", "id")
-        if owner is not None:
-            bundled = owner.amendments if record.type == AMENDMENT else owner.endings
-            if any(item.id == record.id for item in bundled):
-                raise InputError(f"{record.type} ID {record.id} is already taken by the bundled clause file "
-                                 f"of {owner.id}", "id")
+        if owner is not None and record.id in bundled_ids(owner):
+            raise InputError(f"{record.id} is the ID of an {record.type} in the clause file of {owner.id}; "
+                             "a log's amendments and endings are numbered after the clause file's", "id")
     at = format_utc(parse_utc(record.recorded_at))
     if at < prev_at:
         raise InputError(f"recorded_at {record.recorded_at} is earlier than the record before it", "recorded_at")
@@ -137,17 +139,21 @@ _STORE_FIELD_NAMES = "store fields (id, recorded_at, recorded_by, hash)"
 class ChainWriter:
     """Appends records to one backend's log inside its write transaction: all of them, or (an error) none."""
 
-    def __init__(self, session: AppendSession, process: Process, pending_tracks: list[str]):
+    def __init__(self, session: AppendSession, process: Process, pending_tracks: list[Agreement], durable: bool):
         self.session = session
         self.process = process
         self.pending_tracks = pending_tracks  # a new store's agreements, written as its first records
+        self.durable = durable  # a store that is reopened (a file, a server): its track records name files
+        self.tracked = process  # what the log tracks once the append is committed
 
     def run(self, records: Iterable[NewRecord], recorded_by: str, keep_ids: bool = True) -> tuple[list[str], int]:
         """Append `records` (a list or a stream, read once) as `recorded_by`; (their IDs if `keep_ids`, how many).
 
         The session's start (the chain lock) comes before the first record is read. A record that fails, or an
         exception raised while the stream is read, leaves the caller to roll the transaction back."""
-        from ..exchange import agreement_of_track, track_record
+        from ..exchange import agreement_of_track
+        from ..observation import clean_name
+        from .base import track_body
 
         session = self.session
         batch_rows = getattr(session, "batch_rows", BATCH_ROWS)
@@ -157,16 +163,23 @@ class ChainWriter:
         if first is None:
             return [], 0
         restore = first.is_restore
+        if not restore:  # as a restore reads it back: trimmed, no control characters, at most 1,000 characters
+            recorded_by = clean_name(recorded_by, "recorded_by")
         if restore and start.last is not None:
             raise InputError("lines carrying store fields (id, recorded_at, recorded_by, hash) are accepted only "
                              "into an empty store (a restore); remove them to add the observations as new", "import")
         leading: list[NewRecord] = []
-        if start.last is None and not restore and self.pending_tracks:
-            leading = [track_record(ref) for ref in self.pending_tracks]
+        if start.last is None and not restore and self.pending_tracks:  # a new store's first records
+            leading = [NewRecord(TRACK, track_body(a, self.durable)) for a in self.pending_tracks]
         agreement = start.agreement
-        if start.last is None and restore and first.type == TRACK:
-            agreement = first.body["agreement"]  # a log that says what it tracks: its genesis names its first
-            session.first_agreement(agreement)
+        process = self.process
+        if start.last is None and restore:
+            if first.type == TRACK:
+                agreement = first.body["agreement"]  # a log that says what it tracks: its genesis names its first
+                session.first_agreement(agreement)
+                process = Process.empty()
+            else:  # a log written before track records: it tracks the agreement its genesis names
+                process = Process([self.process.first])
         seq, prev_hash, prev_at = start.last if start.last else (0, genesis_digest(agreement), "")
         number = start.last_number
         now = start.now
@@ -176,10 +189,8 @@ class ChainWriter:
         else:
             by, shown = author, (recorded_by if recorded_by and recorded_by != author else None)
         taken = session.agreement_ids()
-        from . import base  # the process a new store tracks by default
-
-        process = self.process if self.process.agreements else base.process_of(None)
         next_numbers: dict[str, int] = {}
+        endings_in_batch: list[tuple[str, dict[str, Any]]] = []
         ended_in_batch: dict[str, str] = {}  # targets this append ends, so a later record cannot end them again
         pending_types: dict[str, str] = {}  # ID -> type of the rows not yet handed to the backend
         rows: list[tuple[Any, ...]] = []
@@ -209,7 +220,7 @@ class ChainWriter:
                     raise InputError(f"{_STORE_FIELD_NAMES} must be on every line or on none")
                 new_seq = seq + 1
                 if restore:
-                    record_id, at = _restore_fields(record, self.process, number, prev_at)
+                    record_id, at = _restore_fields(record, process, number, prev_at)
                     record_by, record_as = record.recorded_by, record.recorded_as
                     if record.type in (OBSERVATION, RETRACTION):
                         number = int(record_id)
@@ -229,10 +240,10 @@ class ChainWriter:
                         record_id = f"{prefix}{next_numbers[prefix]}"
                         next_numbers[prefix] += 1
                 if record.type == TRACK:
-                    tracked = agreement_of_track(record)
                     if record_id in taken:
-                        raise InputError(f"the store tracks {tracked.id} already", "agreement")
-                    if seq > 0 or leading or restore:
+                        raise InputError(f"the store tracks {record.body['agreement']} already", "agreement")
+                    if not is_leading:
+                        tracked = agreement_of_track(record)
                         process = process.with_agreement(tracked) if tracked.id not in process.ids else process
                     taken.add(record_id)
                 if record.type in (AMENDMENT, ENDING) and restore:
@@ -242,10 +253,14 @@ class ChainWriter:
                 target = record.target
                 if target is not None:
                     self._check_target(record, target, ended_in_batch, pending_types)
+                if record.type == ENDING:
+                    self._check_ending(record, process, restore, endings_in_batch)
+                    endings_in_batch.append((record_id, record.body))
                 body_json = record.body_json or canonical_json(record.body)
-                digest = chain_hash(prev_hash, record_id, record.type, body_json, at, record_by, record_as)
-                if restore and record.hash is not None and record.hash != digest:
-                    raise IntegrityError(f"hash does not match the rebuilt chain (expected {digest})", "hash")
+                digest = chain_hash_of_text(prev_hash, record_id, record.type, body_json, at, record_by, record_as)
+                if restore and record.hash is not None and record.hash != digest:  # a line of the file: bad input
+                    raise InputError(f"does not match the rebuilt chain (expected {digest}): the export was changed "
+                                     "after it was written, or is not whole", "hash")
                 columns = record.columns if record.columns is not None else derived_values(record)
                 rows.append((new_seq, record_id, record.type, body_json, at, record_by, record_as, prev_hash, digest,
                              *columns, target))
@@ -268,7 +283,36 @@ class ChainWriter:
                     ids.append(record_id)
         flush()
         session.finish(number, start.record_count + count + len(leading), prev_hash)
+        self.tracked = process
         return ids, count
+
+    def _check_ending(self, record: NewRecord, process: Process, restore: bool,
+                      batch: list[tuple[str, dict[str, Any]]]) -> None:
+        """One ending in effect per obligation: another is refused unless it names (`supersedes`) the ending it
+        corrects, an ending of the same obligation that nothing superseded yet. A restore keeps what the log
+        recorded (endings recorded twice by an earlier version included) and checks only what it supersedes."""
+        obligation = record.body["obligation"]
+        endings = [(e.id, {"obligation": e.obligation, "on": e.on.isoformat()})
+                   for agreement in process.agreements for e in agreement.endings]
+        endings += self.session.endings()
+        endings += batch
+        superseded = {body["supersedes"]: ending_id for ending_id, body in endings if body.get("supersedes")}
+        target = record.body.get("supersedes")
+        if target is not None:
+            named = dict(endings).get(target)
+            if named is None:
+                raise UnknownReferenceError(f"no ending with ID {target}", "supersedes")
+            if named["obligation"] != obligation:
+                raise InputError(f"ending {target} ends {named['obligation']}, not {obligation}", "supersedes")
+            if target in superseded:
+                raise InputError(f"ending {target} was already superseded by {superseded[target]}; only the latest "
+                                 "ending can be corrected", "supersedes")
+            return
+        live = [(i, body) for i, body in endings if body["obligation"] == obligation and i not in superseded]
+        if live and not restore:
+            ending_id, body = live[-1]
+            raise InputError(f"{obligation} is already ended by {ending_id} on {body['on']}; to correct that ending, "
+                             f"record the new one with --supersedes {ending_id}", "obligation")
 
     def _check_target(self, record: NewRecord, target: str, ended_in_batch: dict[str, str],
                       pending_types: dict[str, str]) -> None:

@@ -22,6 +22,7 @@ each record's original `recorded_by`, grants rights).
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import time
@@ -32,7 +33,7 @@ from typing import Any, Iterable, Iterator
 from ..errors import InputError, StoreError
 from ..process import Process
 from ..records import NewRecord
-from .base import SCHEMA_VERSION, process_of, track_ref
+from .base import SCHEMA_VERSION, process_of
 from .chain import ROW_COLUMNS, ChainStart, ChainWriter
 from .sql import FIRST_IDS, POSTGRES, SUMMARY_FORMAT, SQLStore, batch_upkeep
 
@@ -310,7 +311,7 @@ class PostgresStore(SQLStore):
             self.exists = False
             self._agreements = agreements
             self.process = process_of(agreements)
-            self._pending_tracks = [track_ref(a) for a in self.process.agreements]
+            self._pending_tracks = list(self.process.agreements)
             return
         if not has_meta:
             raise StoreError(f"schema {schema} exists but holds no compliance store (no meta table)", self.where)
@@ -431,7 +432,7 @@ class PostgresStore(SQLStore):
                         if not self.exists:
                             with self._errors("create"):
                                 self._create()
-                        writer = ChainWriter(_PostgresAppend(self), self.process, self._pending_tracks)
+                        writer = ChainWriter(_PostgresAppend(self), self.process, self._pending_tracks, True)
                         result = writer.run(records, recorded_by, keep_ids)
                 break
             except _Retry:
@@ -443,9 +444,7 @@ class PostgresStore(SQLStore):
             except BaseException:
                 self.exists = existed
                 raise
-        self._pending_tracks = []
-        with self._errors("read"):
-            self.process = self._tracked(self.meta()["agreement"], self._track_bodies(), None)
+        self.process, self._pending_tracks = writer.tracked, []
         return result
 
     # ---- rights --------------------------------------------------------------------------------
@@ -529,6 +528,10 @@ class _PostgresAppend:
 
     def agreement_ids(self) -> set[str]:
         return {row[0] for row in self.conn.execute("SELECT id FROM records WHERE type IN ('amendment', 'ending', 'track')")}
+
+    def endings(self) -> list[tuple[str, dict[str, Any]]]:
+        return [(row[0], json.loads(row[1])) for row in self.conn.execute(
+            "SELECT id, body FROM records WHERE type = 'ending' ORDER BY seq")]
 
     def write(self, rows: list[tuple[Any, ...]], ids: list[str], lines: list[int | None], restore: bool) -> None:
         psycopg = _psycopg()

@@ -178,7 +178,7 @@ class SQLStore(Store):
                         (day, *exact, *exact)):
                     kind, actor, party, claim, subject, sup, lo, hi, attrs = signatures[sig]
                     append(Row(kind, actor, days.get(d) or _day(d), days.get(day_end) or _day(day_end), party, claim,
-                               subject, sup, lo, hi, n, ids, attrs))
+                               subject, sup, lo, hi, n, ids, attrs, None, None, sig))
             else:
                 rows = [Row(kind, actor, _day(d), _day(day_end), party, claim, subject, sup, lo, hi, n, ids, attrs)
                         for kind, actor, d, day_end, party, claim, subject, sup, lo, hi, attrs, n, ids in self._execute(
@@ -348,4 +348,10 @@ class SQLStore(Store):
         return not self.exists or self._execute("SELECT 1 FROM records LIMIT 1").fetchone() is None
 
     def _track_bodies(self) -> list[dict[str, Any]]:
-        return [json.loads(body) for (body,) in self._execute("SELECT body FROM records WHERE type = 'track' ORDER BY seq")]
+        """The bodies of the log's track records (none when they cannot be read: `verify` says what is wrong)."""
+        try:
+            bodies = [json.loads(body) for (body,) in self._execute(
+                "SELECT body FROM records WHERE type = 'track' ORDER BY seq")]
+        except (ValueError, TypeError):
+            return []
+        return [body for body in bodies if isinstance(body, dict)]

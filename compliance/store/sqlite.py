@@ -17,7 +17,7 @@ from ..dates import format_utc, utc_now
 from ..errors import InputError, StoreError
 from ..process import Process
 from ..records import NewRecord, genesis_digest
-from .base import SCHEMA_VERSION, process_of, track_ref
+from .base import SCHEMA_VERSION, process_of, track_body
 from .chain import BATCH_ROWS, ROW_COLUMNS, ChainStart, ChainWriter
 from .sql import SQLITE, SUMMARY_FORMAT, SQLStore, batch_upkeep, first_ids, summary_rebuild
 
@@ -137,12 +137,38 @@ class SQLiteStore(SQLStore):
             store = cls(None, process_of(agreements), path, True)
             store.exists = False
             store._agreements = agreements
-            store._pending_tracks = [track_ref(a) for a in store.process.agreements]
+            store._pending_tracks = list(store.process.agreements)
             return store
         if path.is_dir():
             raise StoreError("is a folder, not a store file", str(path))
         store = cls(None, Process.empty(), path, write)
+        if not write:
+            version_1 = store._read_version_1(agreements)
+            if version_1 is not None:
+                return version_1
         store._connect_file(create=write, agreements=agreements)  # (a file another process is creating right now)
+        return store
+
+    def _read_version_1(self, agreements: Any) -> "SQLiteStore | None":
+        """A read of a store written before stores tracked several agreements (no `attrs` column): the file is left
+        as it is (its first write rebuilds it in place); the read sees an in-memory copy rebuilt with this version's
+        columns. None for any other file."""
+        try:
+            db = _connect(f"{self.path.resolve().as_uri()}?mode=ro", uri=True)
+            try:
+                old = db.execute("SELECT 1 FROM sqlite_schema WHERE name = 'records'").fetchone() is not None and \
+                    "attrs" not in {row[1] for row in db.execute("PRAGMA table_info(records)")}
+                if not old:
+                    return None
+                copy = _connect(":memory:")
+                db.backup(copy)
+            finally:
+                db.close()
+        except sqlite3.DatabaseError:
+            return None  # opened as usual, which names the problem
+        store = type(self)(copy, Process.empty(), None, True)
+        store._prepare(create=True, agreements=agreements)
+        store.path, store.writable = self.path, False
         return store
 
     @classmethod
@@ -193,9 +219,10 @@ class SQLiteStore(SQLStore):
                 if db.execute("SELECT 1 FROM meta WHERE key = 'agreement'").fetchone() is None:
                     process = process_of(agreements)
                     db.execute("INSERT INTO meta VALUES ('agreement', ?)", (process.first.id,))
-                    # what the new store will track, written as its first records with its first append
-                    db.execute("INSERT INTO meta VALUES ('tracking', ?)",
-                               (json.dumps([track_ref(a) for a in process.agreements]),))
+                    self._pending_tracks = list(process.agreements)
+                    if self.path is not None:  # what a new file will track, until its first append writes it
+                        db.execute("INSERT INTO meta VALUES ('tracking', ?)",
+                                   (json.dumps([track_body(a, True) for a in process.agreements]),))
                 db.execute("INSERT OR IGNORE INTO meta VALUES ('schema', ?)", (SCHEMA_VERSION,))
                 db.execute("UPDATE meta SET value = ? WHERE key = 'schema'", (SCHEMA_VERSION,))
                 db.execute("INSERT OR IGNORE INTO meta VALUES ('last_number', '0')")
@@ -217,11 +244,15 @@ class SQLiteStore(SQLStore):
             raise StoreError("not a compliance store (no meta table)", self.where) from None
         if row is None:
             raise StoreError("not a compliance store (no agreement recorded)", self.where)
+        if self._pending_tracks:
+            self.process = Process(self._pending_tracks)
+            return
         tracking = db.execute("SELECT value FROM meta WHERE key = 'tracking'").fetchone()
-        self._pending_tracks = []
         if tracking is not None and db.execute("SELECT 1 FROM records LIMIT 1").fetchone() is None:
-            self._pending_tracks = json.loads(tracking[0])
-        self.process = self._tracked(row[0], self._track_bodies(), self._pending_tracks or None)
+            self.process = self._tracked(row[0], (), [b.get("path") or b["agreement"] for b in json.loads(tracking[0])])
+            self._pending_tracks = list(self.process.agreements)
+            return
+        self.process = self._tracked(row[0], self._track_bodies(), None)
 
     def _migrate_v1(self) -> None:
         """Rebuild a version 1 `records` table with this version's columns (inside the caller's transaction)."""
@@ -301,6 +332,14 @@ class SQLiteStore(SQLStore):
 
             raise IntegrityError(f"the database file is damaged: {error}", "store") from None
 
+    def _track_bodies(self) -> list[dict[str, Any]]:
+        try:
+            return super()._track_bodies()
+        except sqlite3.OperationalError:
+            raise
+        except sqlite3.DatabaseError:  # a damaged file: read as tracking its first agreement; `verify` says so
+            return []
+
     def storage_problems(self) -> list[str]:
         """SQLite's own check of the file: pages, and every index against its table."""
         if not self.exists:
@@ -370,7 +409,8 @@ class SQLiteStore(SQLStore):
         except sqlite3.OperationalError as error:
             raise StoreError(f"cannot write the store: {error}", self.where) from None
         try:
-            result = ChainWriter(_SQLiteAppend(self), self.process, self._pending_tracks).run(records, recorded_by, keep_ids)
+            writer = ChainWriter(_SQLiteAppend(self), self.process, self._pending_tracks, self.path is not None)
+            result = writer.run(records, recorded_by, keep_ids)
             db.execute("COMMIT")
         except BaseException as error:
             try:
@@ -380,8 +420,7 @@ class SQLiteStore(SQLStore):
             if isinstance(error, sqlite3.OperationalError):
                 raise StoreError(f"cannot write the store: {error}", self.where) from None
             raise
-        self._pending_tracks = []
-        self.process = self._tracked(self.meta()["agreement"], self._track_bodies(), None)
+        self.process, self._pending_tracks = writer.tracked, []
         return result
 
 
@@ -418,6 +457,10 @@ class _SQLiteAppend:
 
     def agreement_ids(self) -> set[str]:
         return {row[0] for row in self.db.execute("SELECT id FROM records WHERE type IN ('amendment', 'ending', 'track')")}
+
+    def endings(self) -> list[tuple[str, dict[str, Any]]]:
+        return [(row[0], json.loads(row[1])) for row in self.db.execute(
+            "SELECT id, body FROM records WHERE type = 'ending' ORDER BY seq")]
 
     def write(self, rows: list[tuple[Any, ...]], ids: list[str], lines: list[int | None], restore: bool) -> None:
         db = self.db
