@@ -4,6 +4,7 @@ every backend shares: which agreements a log tracks, opening a store by location
 from __future__ import annotations
 
 import datetime as dt
+from abc import ABC, abstractmethod
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable, Iterator, NamedTuple
 
@@ -79,7 +80,7 @@ def is_server_location(location: str | Path | None) -> bool:
     return isinstance(location, str) and location.startswith(POSTGRES_SCHEMES)
 
 
-class Store:
+class Store(ABC):
     """An append-only, hash-chained observation log that tracks one or more agreements; reads never create it.
 
     `Store.open` picks the backend from the location: a SQLite file (the embedded default), a PostgreSQL URL, or
@@ -102,6 +103,7 @@ class Store:
         return self.process.first
 
     @property
+    @abstractmethod
     def where(self) -> str:
         """The store's location as errors name it (a path, or a server URL without its password)."""
         raise NotImplementedError
@@ -183,6 +185,7 @@ class Store:
         line) rolls everything back."""
         return self._write(records, recorded_by, keep_ids=False)[1]
 
+    @abstractmethod
     def _write(self, records: Iterable[NewRecord], recorded_by: str, keep_ids: bool) -> tuple[list[str], int]:
         raise NotImplementedError
 
@@ -196,10 +199,12 @@ class Store:
         """The chain head of this log before its first record (named by the first agreement it tracks)."""
         return genesis_digest(self.process.first.id)
 
+    @abstractmethod
     def head(self, as_recorded: dt.datetime | None = None) -> Head:
         """The last record recorded at or before `as_recorded` (default: now) and the chain head then."""
         raise NotImplementedError
 
+    @abstractmethod
     def evidence_groups(self, head: Head, as_of: dt.date, exact_days: Iterable[dt.date] = ()) -> list["Row"]:
         """Live observations dated on or before `as_of`, grouped by every field a rule reads, as evidence rows
         (plain data: each with its count and its first IDs, at least the first 20 by ID order).
@@ -208,29 +213,35 @@ class Store:
         `at_end`); a rule that starts at a moment of that day needs to know."""
         raise NotImplementedError
 
+    @abstractmethod
     def groups_without(self, head: Head, as_of: dt.date, exact_days: Iterable[dt.date],
                        excluded: Iterable[str]) -> dict[tuple[Any, ...], "Row | None"]:
         """For a what-if that leaves out `excluded` observations: each evidence group (by `Row.key()`) that holds
         one of them, as it is without them (None when nothing is left). Other groups are unchanged."""
         raise NotImplementedError
 
+    @abstractmethod
     def summary_problem(self) -> str | None:
         """None when the evidence summary equals the live observations grouped afresh; else what differs."""
         raise NotImplementedError
 
+    @abstractmethod
     def records(self, head: Head | None = None) -> Iterator[Record]:
         """Every record in log order (up to `head`), corrections and retractions included."""
         raise NotImplementedError
 
+    @abstractmethod
     def get(self, record_id: str | int) -> Record:
         """One record by ID; UnknownReferenceError when there is none."""
         raise NotImplementedError
 
+    @abstractmethod
     def live_observations(self, head: Head, *, kind: str | None = None, actor: str | None = None,
                           since: dt.date | None = None, until: dt.date | None = None) -> list[Record]:
         """Live observations at `head`, filtered, ordered by date then ID."""
         raise NotImplementedError
 
+    @abstractmethod
     def observations_by_id(self, ids: Iterable[str]) -> dict[str, Record]:
         """Records for these IDs (IDs not in the log are left out)."""
         raise NotImplementedError
@@ -249,26 +260,32 @@ class Store:
             chain.append(current)
         return chain
 
+    @abstractmethod
     def agreement_records(self, head: Head, record_type: str) -> list[Record]:
         """Amendments, endings or track records recorded in the log up to `head`."""
         raise NotImplementedError
 
+    @abstractmethod
     def reading(self) -> "AbstractContextManager[None]":
         """Run the queries inside as one read transaction: they all see the same state of the log."""
         raise NotImplementedError
 
+    @abstractmethod
     def meta(self) -> dict[str, str]:
         """The meta table (agreement, schema, last_number, record_count, head), for integrity verification."""
         raise NotImplementedError
 
+    @abstractmethod
     def storage_problems(self) -> list[str]:
         """The database's own check of its storage (pages, indexes against tables); [] when sound."""
         raise NotImplementedError
 
+    @abstractmethod
     def raw_rows(self) -> Iterator[tuple[Any, ...]]:
         """Every stored row as the database holds it (ROW_COLUMNS, then ended_by), for integrity verification."""
         raise NotImplementedError
 
+    @abstractmethod
     def is_empty(self) -> bool:
         """True when the log holds no record."""
         raise NotImplementedError

@@ -22,7 +22,6 @@ each record's original `recorded_by`, grants rights).
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import time
@@ -35,7 +34,7 @@ from ..process import Process
 from ..records import NewRecord
 from .base import SCHEMA_VERSION, process_of
 from .chain import ROW_COLUMNS, ChainStart, ChainWriter
-from .sql import FIRST_IDS, POSTGRES, SUMMARY_FORMAT, SQLStore, batch_upkeep
+from .sql import FIRST_IDS, POSTGRES, SUMMARY_FORMAT, SQLAppendSession, SQLStore, batch_upkeep
 
 DEFAULT_SCHEMA = "compliance"
 RIGHTS = ("monitor", "reader", "owner")
@@ -500,13 +499,13 @@ def _dialect(sql: str) -> str:
     return sql.replace("%", "%%").replace("?", "%s")
 
 
-class _PostgresAppend:
+class _PostgresAppend(SQLAppendSession):
     """The chain writer's session in a PostgreSQL write transaction: `begin_append()` holds the chain lock."""
 
     batch_rows = 20_000  # fewer, larger batches: each group of the evidence summary is written fewer times
 
     def __init__(self, store: PostgresStore):
-        self.store = store
+        super().__init__(store)
         self.conn = store._conn
         self.first = None
 
@@ -520,18 +519,6 @@ class _PostgresAppend:
 
     def first_agreement(self, agreement_id: str) -> None:
         self.first = agreement_id
-
-    def lookup(self, record_id: str) -> tuple[str, str | None] | None:
-        row = self.conn.execute("SELECT r.type, e.id FROM records r LEFT JOIN records e ON e.seq = r.ended_by"
-                                " WHERE r.id = %s", (record_id,)).fetchone()
-        return None if row is None else (row[0], row[1])
-
-    def agreement_ids(self) -> set[str]:
-        return {row[0] for row in self.conn.execute("SELECT id FROM records WHERE type IN ('amendment', 'ending', 'track')")}
-
-    def endings(self) -> list[tuple[str, dict[str, Any]]]:
-        return [(row[0], json.loads(row[1])) for row in self.conn.execute(
-            "SELECT id, body FROM records WHERE type = 'ending' ORDER BY seq")]
 
     def write(self, rows: list[tuple[Any, ...]], ids: list[str], lines: list[int | None], restore: bool) -> None:
         psycopg = _psycopg()

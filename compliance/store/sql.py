@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from abc import abstractmethod
 from contextlib import contextmanager
 from typing import Any, Iterable, Iterator, NamedTuple
 
@@ -114,6 +115,7 @@ class SQLStore(Store):
 
     DIALECT = SQLITE
 
+    @abstractmethod
     def _execute(self, sql: str, params: Iterable[Any] = ()) -> Any:
         """Run one statement (with `?` placeholders); a cursor."""
         raise NotImplementedError
@@ -128,6 +130,7 @@ class SQLStore(Store):
         with self._read_transaction():
             yield
 
+    @abstractmethod
     def _read_transaction(self) -> Any:
         raise NotImplementedError
 
@@ -355,3 +358,26 @@ class SQLStore(Store):
         except (ValueError, TypeError):
             return []
         return [body for body in bodies if isinstance(body, dict)]
+
+
+class SQLAppendSession:
+    """What the append sessions of both SQL backends read alike, inside their write transaction (`chain.AppendSession`)."""
+
+    def __init__(self, store: SQLStore):
+        self.store = store
+
+    def lookup(self, record_id: str) -> tuple[str, str | None] | None:
+        """(type, ID of the record that ended it or None) of a stored record, or None."""
+        row = self.store._execute("SELECT r.type, e.id FROM records r LEFT JOIN records e ON e.seq = r.ended_by"
+                                  " WHERE r.id = ?", (record_id,)).fetchone()
+        return None if row is None else (row[0], row[1])
+
+    def agreement_ids(self) -> set[str]:
+        """The IDs of stored amendments, endings and track records."""
+        return {row[0] for row in self.store._execute(
+            "SELECT id FROM records WHERE type IN ('amendment', 'ending', 'track')")}
+
+    def endings(self) -> list[tuple[str, dict[str, Any]]]:
+        """(ID, body) of every stored ending, in log order."""
+        return [(row[0], json.loads(row[1])) for row in self.store._execute(
+            "SELECT id, body FROM records WHERE type = 'ending' ORDER BY seq")]

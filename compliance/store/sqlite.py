@@ -19,7 +19,7 @@ from ..process import Process
 from ..records import NewRecord, genesis_digest
 from .base import SCHEMA_VERSION, process_of, track_body
 from .chain import BATCH_ROWS, ROW_COLUMNS, ChainStart, ChainWriter
-from .sql import SQLITE, SUMMARY_FORMAT, SQLStore, batch_upkeep, first_ids, summary_rebuild
+from .sql import SQLITE, SUMMARY_FORMAT, SQLAppendSession, SQLStore, batch_upkeep, first_ids, summary_rebuild
 
 BUSY_TIMEOUT_SECONDS = 120
 
@@ -424,13 +424,13 @@ class SQLiteStore(SQLStore):
         return result
 
 
-class _SQLiteAppend:
+class _SQLiteAppend(SQLAppendSession):
     """The chain writer's session in a SQLite write transaction (`BEGIN IMMEDIATE` holds the file's write lock)."""
 
     batch_rows = BATCH_ROWS
 
     def __init__(self, store: SQLiteStore):
-        self.store = store
+        super().__init__(store)
         self.db = store._db
         self.summary = False
 
@@ -449,18 +449,6 @@ class _SQLiteAppend:
     def first_agreement(self, agreement_id: str) -> None:
         self.db.execute("UPDATE meta SET value = ? WHERE key = 'agreement'", (agreement_id,))
         self.summary = False  # its marker names the other genesis: rebuilt at the end
-
-    def lookup(self, record_id: str) -> tuple[str, str | None] | None:
-        row = self.db.execute("SELECT r.type, e.id FROM records r LEFT JOIN records e ON e.seq = r.ended_by"
-                              " WHERE r.id = ?", (record_id,)).fetchone()
-        return None if row is None else (row[0], row[1])
-
-    def agreement_ids(self) -> set[str]:
-        return {row[0] for row in self.db.execute("SELECT id FROM records WHERE type IN ('amendment', 'ending', 'track')")}
-
-    def endings(self) -> list[tuple[str, dict[str, Any]]]:
-        return [(row[0], json.loads(row[1])) for row in self.db.execute(
-            "SELECT id, body FROM records WHERE type = 'ending' ORDER BY seq")]
 
     def write(self, rows: list[tuple[Any, ...]], ids: list[str], lines: list[int | None], restore: bool) -> None:
         db = self.db
