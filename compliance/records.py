@@ -89,7 +89,7 @@ class NewRecord:
     @property
     def is_restore(self) -> bool:
         """True when the record carries store fields (an export line being restored)."""
-        return any(value is not None for value in (self.id, self.recorded_at, self.recorded_by, self.hash))
+        return not (self.id is None and self.recorded_at is None and self.recorded_by is None and self.hash is None)
 
 
 @dataclass(frozen=True)
