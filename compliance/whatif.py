@@ -29,7 +29,7 @@ from .errors import ComplianceError
 from .observation import count_text
 from .records import canonical_json
 from .render import escape_markdown
-from .scenario import ResolvedScenario, Scenario, load_scenario, parse_scenario, resolve_scenario
+from .scenario import ResolvedScenario, Scenario, ScenarioFile, parse_scenario, read_scenario_file, resolve_scenario
 from .store import Store
 from .verdicts import CheckResult, Verdict
 
@@ -102,21 +102,24 @@ def verdict_changes(baseline: CheckResult, scenario: CheckResult, *, same_verdic
     return changes
 
 
-def evaluate_scenario(scenario: Scenario, store: Store, *, where: str = "scenario",
+def evaluate_scenario(scenario: Scenario | ScenarioFile, store: Store, *, where: str = "scenario",
                       agreements: Sequence[str | Path | Agreement] | None = None) -> WhatIfResult:
     """Evaluate a scenario against a store: read the log once, evaluate the baseline and the scenario, for every
     agreement the store tracks (or those named).
 
-    Scenario errors are InputErrors located at `where` (a file name) and the field path. Nothing is written.
+    Scenario errors are InputErrors naming the field path: for a `ScenarioFile`, at its file and line; else at
+    `where`. Nothing is written.
     """
     from .check import resolve_agreements
 
+    source = scenario if isinstance(scenario, ScenarioFile) else None
+    scenario = source.scenario if source is not None else scenario
     chosen = resolve_agreements(store, agreements)
     snap = snapshot(store, scenario.as_of, agreements=chosen)
     try:
         resolved: ResolvedScenario = resolve_scenario(scenario, snap, chosen)
     except ComplianceError as error:
-        raise error.located(where) from None
+        raise (source.locate(error) if source is not None else error.located(where)) from None
     baseline = evaluate_snapshot(snap, agreements=chosen, since=resolved.since)
     result = evaluate_snapshot(snap, agreements=chosen, since=resolved.since, ignore_amendments=resolved.ignore_argument(),
                                overrides=resolved.overrides or None, attribute=resolved.attribute or None,
@@ -127,21 +130,22 @@ def evaluate_scenario(scenario: Scenario, store: Store, *, where: str = "scenari
                         scenario_digest=scenario_digest(normal, baseline.log_digest), normalised_scenario=normal)
 
 
-def _scenario_model(scenario: Scenario | Mapping[str, Any] | str | Path) -> tuple[Scenario, str]:
-    if isinstance(scenario, Scenario):
-        return scenario, "scenario"
+def _scenario_model(scenario: Scenario | ScenarioFile | Mapping[str, Any] | str | Path) -> Scenario | ScenarioFile:
+    if isinstance(scenario, (Scenario, ScenarioFile)):
+        return scenario
     if isinstance(scenario, (str, Path)):
-        return load_scenario(scenario), str(scenario)
+        return read_scenario_file(scenario)
     if isinstance(scenario, Mapping):
-        return parse_scenario(dict(scenario), "scenario"), "scenario"
+        return parse_scenario(dict(scenario), "scenario")
     raise TypeError(f"a scenario is a dict, a path or a Scenario, not {type(scenario).__name__}")
 
 
-def whatif(scenario: Scenario | Mapping[str, Any] | str | Path, *, store: Store | str | Path | None = None,
+def whatif(scenario: Scenario | ScenarioFile | Mapping[str, Any] | str | Path, *, store: Store | str | Path | None = None,
            agreements: Sequence[str | Path | Agreement] | None = None) -> WhatIfResult:
     """Evaluate a what-if scenario against the log; never writes to it.
 
-    scenario: a dict (keys as in the scenario file), a path (str or Path) to a YAML scenario file, or a `Scenario`.
+    scenario: a dict (keys as in the scenario file), a path (str or Path) to a YAML scenario file, a `Scenario`,
+        or a `ScenarioFile` (from `read_scenario_file`).
     store: a `Store`, a path to a store file, or "sample" for the bundled sample log; None opens the default
         store (observations/observations.db), read-only. A path that does not exist reads as an empty log.
     agreements: which agreements to evaluate (IDs the store tracks, bundled IDs, clause-file paths or
@@ -149,14 +153,14 @@ def whatif(scenario: Scenario | Mapping[str, Any] | str | Path, *, store: Store 
 
     Returns a `WhatIfResult`: `baseline` and `scenario` checks, `changes` (verdicts that differ) and
     `scenario_digest`. Raises `ComplianceError` subclasses (an invalid scenario is an `InputError` naming the
-    file or "scenario", the field path and the reason).
+    file and line, or "scenario", the field path and the reason).
     """
-    model, where = _scenario_model(scenario)
+    model = _scenario_model(scenario)
     if isinstance(store, Store):
-        return evaluate_scenario(model, store, where=where, agreements=agreements)
+        return evaluate_scenario(model, store, agreements=agreements)
     db = Store.open(store, None, write=False)
     try:
-        return evaluate_scenario(model, db, where=where, agreements=agreements)
+        return evaluate_scenario(model, db, agreements=agreements)
     finally:
         db.close()
 

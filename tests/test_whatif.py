@@ -282,7 +282,7 @@ def test_api_errors_name_the_source_and_field(tmp_path):
     assert str(error.value).startswith("scenario: terms.P3-personnel-cap.limt: unknown term 'limt'")
     file = tmp_path / "bad.yaml"
     file.write_text("as_of: 2021-03-31\nexclude: [7]\n")
-    with pytest.raises(InputError, match=r"bad\.yaml: exclude\.0: no observation with ID 7"):
+    with pytest.raises(InputError, match=r"bad\.yaml:2: exclude\.0: no observation with ID 7"):
         whatif(file, store=tmp_path / "x.db")
 
 
@@ -383,38 +383,38 @@ def test_scenario_from_standard_input(kalbajar):
 
 INVALID = [
     ("not YAML", "as_of: [2021\n", "scenario.yaml:2: not valid YAML"),
-    ("not a mapping", "- as_of\n- 2021-03-31\n", "scenario.yaml: a scenario must be a mapping"),
-    ("empty", "", "scenario.yaml: a scenario must be a mapping with as_of"),
-    ("missing as_of", "exclude: [1]\n", "scenario.yaml: as_of: is required"),
-    ("as_of not a date", "as_of: soon\n", "scenario.yaml: as_of: 'soon' is not a date"),
-    ("unknown key", "as_of: 2021-03-31\natribute: {NK: AM}\n", "scenario.yaml: atribute: unknown key (valid keys: as_of"),
-    ("duplicate key", "as_of: 2021-03-31\nas_of: 2021-04-30\n", "scenario.yaml:2: not valid YAML: duplicate key 'as_of'"),
+    ("not a mapping", "- as_of\n- 2021-03-31\n", "scenario.yaml:1: (top level): a scenario must be a mapping"),
+    ("empty", "", "scenario.yaml: (top level): a scenario must be a mapping with as_of"),
+    ("missing as_of", "exclude: [1]\n", "scenario.yaml:1: as_of: is required"),
+    ("as_of not a date", "as_of: soon\n", "scenario.yaml:1: as_of: 'soon' is not a date"),
+    ("unknown key", "as_of: 2021-03-31\natribute: {NK: AM}\n", "scenario.yaml:2: atribute: unknown key (valid keys: as_of"),
+    ("duplicate key", "as_of: 2021-03-31\nas_of: 2021-04-30\n", "scenario.yaml:2: as_of: not valid YAML: duplicate key 'as_of' (first on line 1)"),
     ("unknown obligation", "as_of: 2021-03-31\nterms: {P3-personel-cap: {limit: 1}}\n",
-     "scenario.yaml: terms.P3-personel-cap: unknown obligation 'P3-personel-cap'"),
+     "scenario.yaml:2: terms.P3-personel-cap: unknown obligation 'P3-personel-cap'"),
     ("unknown term", "as_of: 2021-03-31\nterms: {P3-personnel-cap: {limt: 2500}}\n",
-     "scenario.yaml: terms.P3-personnel-cap.limt: unknown term 'limt' (P3-personnel-cap has: limit)"),
+     "scenario.yaml:2: terms.P3-personnel-cap.limt: unknown term 'limt' (P3-personnel-cap has: limit)"),
     ("term of the wrong type", "as_of: 2021-03-31\nterms: {P6-kalbajar-return: {deadline: 5}}\n",
-     "scenario.yaml: terms.P6-kalbajar-return.deadline: term 'deadline' of P6-kalbajar-return takes a date"),
+     "scenario.yaml:2: terms.P6-kalbajar-return.deadline: term 'deadline' of P6-kalbajar-return takes a date"),
     ("negative limit", "as_of: 2021-03-31\nterms: {P3-personnel-cap: {limit: -1}}\n",
-     "scenario.yaml: terms.P3-personnel-cap.limit: must be a whole number >= 0"),
-    ("unknown ID", "as_of: 2021-03-31\nexclude: [99]\n", "scenario.yaml: exclude.0: no observation with ID 99 in the log"),
+     "scenario.yaml:2: terms.P3-personnel-cap.limit: must be a whole number >= 0"),
+    ("unknown ID", "as_of: 2021-03-31\nexclude: [99]\n", "scenario.yaml:2: exclude.0: no observation with ID 99 in the log"),
     ("retracted ID", "as_of: 2021-03-31\nexclude: [1, 2]\n",
-     "scenario.yaml: exclude.1: observation 2 was retracted by record 3"),
+     "scenario.yaml:2: exclude.1: observation 2 was retracted by record 3"),
     ("superseded ID", "as_of: 2021-03-31\nexclude: [4]\n",
-     "scenario.yaml: exclude.0: observation 4 was superseded by record 5"),
+     "scenario.yaml:2: exclude.0: observation 4 was superseded by record 5"),
     ("not an observation", "as_of: 2021-03-31\nexclude: [3]\n",
-     "scenario.yaml: exclude.0: record 3 is a retraction, not an observation"),
+     "scenario.yaml:2: exclude.0: record 3 is a retraction, not an observation"),
     ("unknown amendment", "as_of: 2021-03-31\nwithout_amendments: [nov-10-2020-A7]\n",
-     "scenario.yaml: without_amendments.0: unknown amendment 'nov-10-2020-A7' (known: nov-10-2020-A1)"),
+     "scenario.yaml:2: without_amendments.0: unknown amendment 'nov-10-2020-A7' (known: nov-10-2020-A1)"),
     ("invalid observation", "as_of: 2021-03-31\nadd:\n  - {kind: contingent.personnel, date: 2021-01-01, actor: RU, "
-     "value: lots, source: s, source_party: independent}\n", "scenario.yaml: add.0.value: must be a whole number"),
+     "value: lots, source: s, source_party: independent}\n", "scenario.yaml:3: add.0.value: must be a whole number"),
     ("unknown kind", "as_of: 2021-03-31\nadd: [{kind: nope, date: 2021-01-01, actor: RU, source: s, "
-     "source_party: RU}]\n", "scenario.yaml: add.0.kind: unknown kind 'nope'"),
-    ("observation not a mapping", "as_of: 2021-03-31\nadd: [7]\n", "scenario.yaml: add.0: must be a mapping"),
+     "source_party: RU}]\n", "scenario.yaml:2: add.0.kind: unknown kind 'nope'"),
+    ("observation not a mapping", "as_of: 2021-03-31\nadd: [7]\n", "scenario.yaml:2: add.0: must be a mapping"),
     ("unknown attributed actor", "as_of: 2021-03-31\nattribute: {NK: QQ}\n",
-     "scenario.yaml: attribute.NK: unknown actor code 'QQ'"),
-    ("since after as_of", "as_of: 2021-03-31\nsince: 2021-04-01\n", "scenario.yaml: since: 2021-04-01 is after as_of"),
-    ("python tag", "!!python/object/apply:os.system ['echo unsafe']\n", "scenario.yaml:1: not valid YAML"),
+     "scenario.yaml:2: attribute.NK: unknown actor code 'QQ'"),
+    ("since after as_of", "as_of: 2021-03-31\nsince: 2021-04-01\n", "scenario.yaml:2: since: 2021-04-01 is after as_of"),
+    ("python tag", "!!python/object/apply:os.system ['echo unsafe']\n", "scenario.yaml:1: (top level): not valid YAML: no constructor for the tag '!!python/object/apply:os.system'"),
 ]
 
 
@@ -443,7 +443,7 @@ def test_invalid_scenario_in_a_real_process_has_no_traceback(tmp_path):
     proc = subprocess.run([sys.executable, "-c", "from compliance.cli import main; main()", "--store", "sample",
                            "whatif", str(scenario)], capture_output=True, text=True)
     assert proc.returncode == 2
-    assert proc.stderr == (f"compliance: error: {scenario}: terms.P3-personnel-cap.limt: unknown term 'limt' "
+    assert proc.stderr == (f"compliance: error: {scenario}:2: terms.P3-personnel-cap.limt: unknown term 'limt' "
                            "(P3-personnel-cap has: limit)\n")
 
 
