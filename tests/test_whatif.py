@@ -483,3 +483,40 @@ def test_corridor_example_rests_on_the_hypothetical_icrc_statement():
     without_icrc = yaml.safe_load((EXAMPLES / "corridor-corroborated.yaml").read_text())
     del without_icrc["add"]
     assert change_list(whatif(without_icrc, store="sample")) == [("P6-corridor-passage", "AZ", "violated", "disputed")]
+
+
+# ---- as of a date before entry into force --------------------------------------------------------------
+
+# What would bear on Nov 10 obligations were they in force: a return, a count above the cap, an obstruction
+# from an independent source, a moved deadline.
+BEFORE_FORCE = {
+    "add": [obs("district.returned", "2020-11-01", "AM", "independent", subject="Aghdam"),
+            obs("contingent.personnel", "2020-11-01", "RU", "independent", value=5000),
+            obs("corridor.obstruction", "2020-11-01", "AZ", "independent", date_end="2020-11-04")],
+    "terms": {"P6-kalbajar-return": {"deadline": "2020-11-01"}},
+}
+
+
+def test_a_scenario_as_of_a_date_before_entry_into_force_has_every_obligation_not_in_force(store_at):
+    store = store_at([])
+    before = whatif({"as_of": "2020-11-05", **BEFORE_FORCE}, store=store)
+    assert {o.verdict for o in before.scenario.obligations} == {Verdict.NOT_IN_FORCE}
+    assert before.changes == []
+    # the premise: the same scenario in force (the additions re-dated into it) changes verdicts
+    in_force = {**BEFORE_FORCE, "add": [{**item, "date": "2020-11-12"} for item in BEFORE_FORCE["add"]]}
+    in_force["add"][2]["date_end"] = "2020-11-14"
+    after = whatif({"as_of": "2020-11-15", **in_force}, store=store)
+    assert Verdict.NOT_IN_FORCE not in {o.verdict for o in after.scenario.obligations}
+    assert {"P2-aghdam-return", "P3-personnel-cap", "P6-corridor-passage"} <= {c.id for c in after.changes}
+
+
+def test_a_scenario_between_two_entries_into_force_judges_each_agreement_by_its_own():
+    # the sample log tracks nov-10-2020 (in force 10 Nov 2020), jan-11-2021 (11 Jan 2021), nov-26-2021 (26 Nov 2021)
+    result = whatif({"as_of": "2021-06-01"}, store="sample")
+    for side in (result.baseline, result.scenario):
+        by_agreement: dict[str, set[Verdict]] = {}
+        for o in side.obligations:
+            by_agreement.setdefault(o.agreement, set()).add(o.verdict)
+        assert set(by_agreement) == {"nov-10-2020", "jan-11-2021", "nov-26-2021"}
+        assert by_agreement["nov-26-2021"] == {Verdict.NOT_IN_FORCE}
+        assert Verdict.NOT_IN_FORCE not in by_agreement["nov-10-2020"] | by_agreement["jan-11-2021"]
