@@ -19,7 +19,7 @@ from __future__ import annotations
 import hashlib
 import json
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any, Mapping, Optional, Sequence
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -28,7 +28,7 @@ from .check import evaluate_snapshot, snapshot
 from .errors import ComplianceError
 from .observation import count_text
 from .records import canonical_json
-from .render import escape_markdown
+from .render import bearer_text, escape_markdown
 from .scenario import ResolvedScenario, Scenario, ScenarioFile, parse_scenario, read_scenario_file, resolve_scenario
 from .store import Store
 from .verdicts import CheckResult, Verdict
@@ -42,7 +42,7 @@ class Change(BaseModel):
     model_config = ConfigDict(frozen=True, populate_by_name=True)
 
     id: str
-    bearer: str
+    bearer: Optional[str] = Field(description="The bearer; None for an obligation that names no bearer.")
     from_: Verdict = Field(alias="from")
     to: Verdict
     reason: str = Field(description="The scenario's reason for its verdict.")
@@ -219,7 +219,7 @@ def whatif_table(result: WhatIfResult) -> str:
     lines.append("")
     if result.changes:
         lines.append(f"{len(result.changes)} verdict{'s' if len(result.changes) != 1 else ''} change:")
-        rows = [(c.id, c.bearer, c.from_.value, c.to.value, c.reason) for c in result.changes]
+        rows = [(c.id, bearer_text(c.bearer), c.from_.value, c.to.value, c.reason) for c in result.changes]
         lines.append(tabulate(rows, headers=["obligation", "bearer", "baseline", "scenario", "reason"],
                               tablefmt="simple", maxcolwidths=[None, None, None, None, 80]))
     else:
@@ -228,7 +228,7 @@ def whatif_table(result: WhatIfResult) -> str:
     same = result.reasons_changed()
     if same:
         lines += ["", f"same verdict, different reason in the scenario ({len(same)}):"]
-        rows = [(c.id, c.bearer, c.to.value, c.reason) for c in same]
+        rows = [(c.id, bearer_text(c.bearer), c.to.value, c.reason) for c in same]
         lines.append(tabulate(rows, headers=["obligation", "bearer", "verdict", "scenario reason"],
                               tablefmt="simple", maxcolwidths=[None, None, None, 80]))
     return "\n".join(lines)
@@ -243,7 +243,7 @@ def whatif_markdown(result: WhatIfResult) -> str:
     if result.changes:
         lines += ["| obligation | bearer | baseline | scenario | reason |", "|---|---|---|---|---|"]
         for c in result.changes:
-            lines.append(f"| {escape_markdown(c.id)} | {escape_markdown(c.bearer)} | {c.from_.value} | "
+            lines.append(f"| {escape_markdown(c.id)} | {escape_markdown(bearer_text(c.bearer))} | {c.from_.value} | "
                          f"**{c.to.value}** | {escape_markdown(c.reason)} |")
     else:
         lines.append(f"No verdict changes: all {len(result.scenario.obligations)} verdicts are the same in the "
@@ -253,7 +253,7 @@ def whatif_markdown(result: WhatIfResult) -> str:
         lines += ["", "Same verdict, different reason in the scenario:", "",
                   "| obligation | bearer | verdict | scenario reason |", "|---|---|---|---|"]
         for c in same:
-            lines.append(f"| {escape_markdown(c.id)} | {escape_markdown(c.bearer)} | {c.to.value} | "
+            lines.append(f"| {escape_markdown(c.id)} | {escape_markdown(bearer_text(c.bearer))} | {c.to.value} | "
                          f"{escape_markdown(c.reason)} |")
     return "\n".join(lines) + "\n"
 

@@ -19,7 +19,7 @@ from compliance.records import canonical_json
 from compliance.scenario import Scenario
 from compliance.store import Store
 from compliance.verdicts import Verdict
-from compliance.whatif import WhatIfResult, whatif
+from compliance.whatif import WhatIfResult, whatif, whatif_json, whatif_table
 
 from conftest import build_store
 
@@ -483,6 +483,17 @@ def test_corridor_example_rests_on_the_hypothetical_icrc_statement():
     without_icrc = yaml.safe_load((EXAMPLES / "corridor-corroborated.yaml").read_text())
     del without_icrc["add"]
     assert change_list(whatif(without_icrc, store="sample")) == [("P6-corridor-passage", "AZ", "violated", "disputed")]
+
+
+def test_a_change_of_an_obligation_that_names_no_bearer(tmp_path):
+    # C6-infrastructure of the fixture agreement has `bearer: null`: evaluated on the conduct of any actor
+    scenario = {"as_of": "2023-10-31", "add": [{"kind": "infrastructure.strike", "date": "2023-09-28", "actor": "STH",
+                                                "source": "hypothetical report", "source_party": "NTH"}]}
+    result = whatif(scenario, store=tmp_path / "none.db",
+                    agreements=[Path(__file__).parent / "fixtures" / "withdrawal-ceasefire.yaml"])
+    assert change_list(result) == [("C6-infrastructure", None, "compliant", "alleged")]
+    assert "C6-infrastructure  (none)    compliant   alleged" in whatif_table(result)
+    assert json.loads(whatif_json(result))["changes"][0]["bearer"] is None
 
 
 # ---- as of a date before entry into force --------------------------------------------------------------
