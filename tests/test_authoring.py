@@ -259,7 +259,7 @@ MISTAKES = [
      "draft.yaml:23: kinds.ceasefire.violation.window_days: Input should be a valid integer, unable to parse string "
      "as an integer"),
     ("    window_days: 1\n", "    window_days: 1\n    window_days: 2\n",
-     "draft.yaml:24: not valid YAML: duplicate key 'window_days'"),
+     "draft.yaml:24: kinds.ceasefire.violation.window_days: not valid YAML: duplicate key 'window_days' (first on line 23)"),
     ("version: unsc-2202\n    rule", "version: unsc2202\n    rule",
      "draft.yaml:26: obligations.0: unknown text version 'unsc2202'"),
     ("bearers: [UA, CADLR]", "bearers: [UA, CADRL]",
