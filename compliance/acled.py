@@ -25,7 +25,6 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Iterable, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator, model_validator
 
 from .agreement import INDEPENDENT, Agreement
@@ -34,8 +33,10 @@ from .exchange import ImportPlan, latest_of_chains, observation_record, plan_rei
 from .observation import METHODS, MAX_LONG_TEXT, MAX_TEXT, check_party_code
 from .records import OBSERVATION, NewRecord, canonical_json
 from .sources import Registry
+from .yamlfile import read_yaml_file
 
 MAPPING_FILE = "acled_mapping.yaml"
+MAX_MAPPING_BYTES = 5_000_000
 REQUIRED_COLUMNS = ("event_id_cnty", "event_date", "event_type", "sub_event_type", "actor1", "actor2", "country",
                     "admin1", "location", "latitude", "longitude", "source", "notes")
 MAX_FILE_BYTES = 500_000_000
@@ -195,58 +196,24 @@ def bundled_mapping_path() -> Path:
     return Path(__file__).resolve().parent / MAPPING_FILE
 
 
-def _yaml_line(text: str, loc: tuple[Any, ...]) -> int | None:
-    try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-    except yaml.YAMLError:
-        return None
-    line = node.start_mark.line + 1 if node is not None else None
-    for key in loc:  # a mapping entry is located at its key, a list item at its start
-        if isinstance(node, yaml.MappingNode):
-            pair = next(((k, v) for k, v in node.value if getattr(k, "value", None) == str(key)), None)
-            if pair is None:
-                break
-            line, node = pair[0].start_mark.line + 1, pair[1]
-        elif isinstance(node, yaml.SequenceNode) and isinstance(key, int) and key < len(node.value):
-            node = node.value[key]
-            line = node.start_mark.line + 1
-        else:
-            break
-    return line
+MAPPING_SHAPE = "an ACLED mapping is a YAML mapping (events, actors, subjects)"
 
 
 def load_mapping(path: Path | None, agreement: Agreement, declared: frozenset[str] = frozenset()) -> Mapping:
-    """Read and check a mapping file (the bundled one when `path` is None) against the agreement."""
-    path = path or bundled_mapping_path()
-    where = str(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except UnicodeDecodeError:
-        raise InputError("not UTF-8 text", where) from None
-    except OSError as error:
-        raise StoreError(f"cannot read: {error.strerror or error}", where) from None
-    try:
-        data = yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
-    except yaml.YAMLError as error:
-        mark = getattr(error, "problem_mark", None)
-        problem = getattr(error, "problem", None) or str(error).splitlines()[0]
-        raise InputError(f"not valid YAML: {problem}", f"{where}:{mark.line + 1}" if mark else where) from None
-    if not isinstance(data, dict):
-        raise InputError("an ACLED mapping is a YAML mapping (events, actors, subjects)", where)
+    """Read and check a mapping file (the bundled one when `path` is None) against the agreement; errors name
+    the file, the line, the field path and the reason."""
+    doc = read_yaml_file(path or bundled_mapping_path(), MAX_MAPPING_BYTES, InputError)
+    data = doc.mapping(MAPPING_SHAPE)
     try:
         mapping = Mapping.model_validate(data)
     except ValidationError as error:
         first = error.errors()[0]
-        loc = tuple(first["loc"])
-        line = _yaml_line(text, loc)
-        field_path = ".".join(str(p) for p in loc) or "(top level)"
         reason = {"missing": "is required", "extra_forbidden": "unknown field"}.get(
             first["type"], first["msg"].removeprefix("Value error, "))
-        raise InputError(f"{field_path}: {reason}", f"{where}:{line}" if line else where) from None
+        raise doc.at(first["loc"], reason) from None
 
     def fail(reason: str, loc: tuple[Any, ...]) -> None:
-        line = _yaml_line(text, loc)
-        raise InputError(f"{'.'.join(str(p) for p in loc)}: {reason}", f"{where}:{line}" if line else where)
+        raise doc.at(loc, reason)
 
     known = set(agreement.known_codes) | set(declared)
     for index, rule in enumerate(mapping.events):

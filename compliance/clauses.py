@@ -31,9 +31,7 @@ def bundled_ids() -> list[str]:
 
 
 def _validate(doc: YamlDocument) -> Agreement:
-    data = doc.data
-    if not isinstance(data, dict):
-        raise ClauseFileError("a clause file must be a YAML mapping of agreement fields", doc.where)
+    data = doc.mapping("a clause file must be a YAML mapping of agreement fields", ClauseFileError)
     templates = data.get("templates")
     if isinstance(templates, dict):
         for name, raw in templates.items():

@@ -103,7 +103,10 @@ class Explanation:
         return "/".join(self.unit.bearers) if self.unit.bearers else "any actor"
 
     def f_since(self, arg: str) -> str:
-        return self.ctx.since.isoformat()
+        since = self.ctx.since
+        if self.body.starts is not None:  # a rule that starts later than the agreement counts from its start
+            since = max(since, local_day(self.unit.epochs[-1].values[self.body.starts], self.agreement.tz))
+        return since.isoformat()
 
     def f_as_of(self, arg: str) -> str:
         return self.ctx.as_of.isoformat()
@@ -228,9 +231,12 @@ class Explanation:
                 text += " (what-if override)"
             return text + ")"
         what, base = due["from"]
-        reading = "inclusive" if due["inclusive"] else f"exclusive: last day {due['last'].isoformat()}"
-        return (f"deadline {due['day'].isoformat()} ({_offset(spec, self.unit)} after {what} on "
-                f"{base.isoformat()}, {reading})")
+        if due["exact"]:
+            reading = "on that day, neither earlier nor later"
+        else:
+            reading = "inclusive" if due["inclusive"] else f"exclusive: last day {due['last'].isoformat()}"
+        return (f"{'day' if due['exact'] else 'deadline'} {due['day'].isoformat()} ({_offset(spec, self.unit)} after "
+                f"{what} on {base.isoformat()}, {reading})")
 
     def f_delay(self, arg: str) -> str:
         due = self.unit.dues[arg]
@@ -324,7 +330,8 @@ def _cited(ctx: Context, unit: Unit, selectors: list[str]) -> list[Row]:
 
 
 def _due(ctx: Context, unit: Unit, verdict: str) -> tuple[str | None, str | None]:
-    """`due` (the last compliant day of the first deadline not yet met, else of the last) and `term_end`."""
+    """`due` (the last compliant day of the first deadline not yet met, else of the last; with `due: latest`, the
+    latest of those not yet met) and `term_end`."""
     if unit.body.periods is not None:
         if unit.verdict_detail in ("before", "ended"):
             return None, None
@@ -334,11 +341,12 @@ def _due(ctx: Context, unit: Unit, verdict: str) -> tuple[str | None, str | None
         return None, None
     if unit.verdict_detail == "ended":
         return None, None
-    chosen = None
-    for name, spec in unit.body.deadlines.items():
-        chosen = unit.dues[name]
-        if spec.event not in unit.events:
-            break
+    dues = [(unit.dues[name], spec.event not in unit.events) for name, spec in unit.body.deadlines.items()]
+    if unit.body.due == "latest":  # deadlines read together: the latest last day binds (none while one is undated)
+        candidates = [d for d, waiting in dues if waiting] or [d for d, _ in dues]
+        chosen = None if any(d["last"] is None for d in candidates) else max(candidates, key=lambda d: d["last"])
+    else:  # the first deadline whose event has not happened, else the last
+        chosen = next((d for d, waiting in dues if waiting), dues[-1][0])
     return (chosen["last"].isoformat() if chosen and chosen["last"] else None), None
 
 

@@ -402,6 +402,7 @@ class RuleBody(Strict):
     deadlines: dict[str, DeadlineSpec] = {}
     periods: Optional[PeriodsSpec] = None
     starts: Optional[str] = None
+    due: Literal["first", "latest"] = "first"  # which deadline `due` reports: the first not met, or the latest
     verdict: list[VerdictEntry] = Field(min_length=1)
     what: str = ""
     describe: str = ""

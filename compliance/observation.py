@@ -260,12 +260,12 @@ def parse_attribute_text(spec: KindSpec, kind: str, name: str, text: str) -> Any
     if declared.type == "integer":
         if re.fullmatch(r"[+-]?\d+", text):
             return int(text)
-        raise InputError(f"must be a whole number, got {text!r}", f"attributes.{name}")
+        raise InputError(f"must be a whole number{_unit(declared)}, got {text!r}", f"attributes.{name}")
     if declared.type == "number":
         try:
             value = float(text)
         except ValueError:
-            raise InputError(f"must be a number, got {text!r}", f"attributes.{name}") from None
+            raise InputError(f"must be a number{_unit(declared)}, got {text!r}", f"attributes.{name}") from None
         if not math.isfinite(value):
             raise InputError("must be a finite number (no NaN or infinity)", f"attributes.{name}")
         return int(value) if re.fullmatch(r"[+-]?\d+", text) else value
@@ -277,6 +277,58 @@ def parse_attribute_text(spec: KindSpec, kind: str, name: str, text: str) -> Any
             return False
         raise InputError(f"must be true or false, got {text!r}", f"attributes.{name}")
     return text
+
+
+def _unit(declared: Any) -> str:
+    return f" ({declared.unit})" if declared.unit else ""
+
+
+def attributes_from_text(texts: Iterable[str], kind: str, vocabulary: "Vocabulary",
+                         current: dict[str, Any] | None = None, option: str = "--attr") -> dict[str, Any]:
+    """Attributes given as `name=value` texts (the command line's `--attr`), typed and checked against the kind's
+    declaration, over `current` (a corrected observation's attributes; `name=` with no value drops one).
+    InputError naming `option` (and the attribute) otherwise."""
+    spec = check_kind(kind, vocabulary)
+    if not spec.attributes:
+        raise InputError(f"kind {kind!r} declares no attributes", option)
+    declared = ", ".join(spec.attributes)
+    result = dict(current or {})
+    given: set[str] = set()
+    for text in texts:
+        name, equals, value = text.partition("=")
+        name = name.strip()
+        if not equals or not name:
+            raise InputError(f"{text!r} is not NAME=VALUE (kind {kind!r} declares {declared})", option)
+        if name in given:
+            raise InputError(f"attribute {name!r} is given twice", option)
+        given.add(name)
+        if name not in spec.attributes:
+            raise InputError(f"kind {kind!r} declares no attribute {name!r} (declared: {declared})", option)
+        if not value.strip() and current is not None:
+            result.pop(name, None)
+            continue
+        try:
+            result[name] = _attribute_value(parse_attribute_text(spec, kind, name, value), spec.attributes[name],
+                                            f"attributes.{name}")
+        except InputError as error:
+            raise InputError(error.reason, f"{option} {name}") from None
+    return result
+
+
+def _attribute_value(item: Any, declared: Any, field: str) -> Any:
+    """One attribute's value checked against its declared type (text trimmed); InputError naming `field`."""
+    if declared.type == "integer":
+        if isinstance(item, bool) or not isinstance(item, int) or not -MAX_COUNT <= item <= MAX_COUNT:
+            raise InputError(f"must be a whole number{_unit(declared)}", field)
+    elif declared.type == "number":
+        if isinstance(item, bool) or not isinstance(item, (int, float)) or (isinstance(item, float) and not math.isfinite(item)):
+            raise InputError(f"must be a finite number{_unit(declared)}", field)
+    elif declared.type == "boolean":
+        if not isinstance(item, bool):
+            raise InputError("must be true or false", field)
+    else:
+        item = clean_text(item, field)
+    return item
 
 
 def _attributes(value: Any, kind: str, spec: KindSpec) -> dict[str, Any]:
@@ -293,18 +345,7 @@ def _attributes(value: Any, kind: str, spec: KindSpec) -> dict[str, Any]:
             raise InputError(f"kind {kind!r} declares no attribute {name!r} (declared: {', '.join(spec.attributes)})", field)
         if item is None:
             continue
-        if declared.type == "integer":
-            if isinstance(item, bool) or not isinstance(item, int) or not -MAX_COUNT <= item <= MAX_COUNT:
-                raise InputError(f"must be a whole number{f' ({declared.unit})' if declared.unit else ''}", field)
-        elif declared.type == "number":
-            if isinstance(item, bool) or not isinstance(item, (int, float)) or (isinstance(item, float) and not math.isfinite(item)):
-                raise InputError(f"must be a finite number{f' ({declared.unit})' if declared.unit else ''}", field)
-        elif declared.type == "boolean":
-            if not isinstance(item, bool):
-                raise InputError("must be true or false", field)
-        else:
-            item = clean_text(item, field)
-        result[name] = item
+        result[name] = _attribute_value(item, declared, field)
     for name, declared in spec.attributes.items():
         if declared.required and name not in result:
             raise InputError(f"kind {kind!r} needs the attribute {name!r}", f"attributes.{name}")

@@ -47,7 +47,8 @@ def _period(result: CheckResult) -> str:
     return "each agreement from its entry into force"
 
 
-def _bearer(value: str | None) -> str:
+def bearer_text(value: str | None) -> str:
+    """A result's bearer for a table: its code, or "(none)" for an obligation that names no bearer."""
     return value if value is not None else "(none)"
 
 
@@ -59,7 +60,7 @@ def check_table(result: CheckResult) -> str:
             + f"\nlog {result.log_digest}\n")
     blocks = []
     for agreement, items in _groups(result):
-        rows = [(o.id, _bearer(o.bearer), o.verdict.value, o.due or "", _evidence_cell(o.evidence, o.evidence_count),
+        rows = [(o.id, bearer_text(o.bearer), o.verdict.value, o.due or "", _evidence_cell(o.evidence, o.evidence_count),
                  o.reason) for o in items]
         table = tabulate(rows, headers=["obligation", "bearer", "verdict", "due", "evidence (count)", "reason"],
                          tablefmt="simple", maxcolwidths=[None, None, None, None, 24, 70])
@@ -80,7 +81,7 @@ def check_markdown(result: CheckResult) -> str:
             lines += [f"## {escape_markdown(agreement)}", ""]
         lines += ["| obligation | bearer | verdict | due | reason | evidence |", "|---|---|---|---|---|---|"]
         for o in items:
-            lines.append(f"| {escape_markdown(o.id)} | {escape_markdown(_bearer(o.bearer))} | **{o.verdict.value}** | "
+            lines.append(f"| {escape_markdown(o.id)} | {escape_markdown(bearer_text(o.bearer))} | **{o.verdict.value}** | "
                          f"{o.due or ''} | {escape_markdown(o.reason)} | "
                          f"{escape_markdown(_evidence_cell(o.evidence, o.evidence_count))} |")
         lines.append("")

@@ -29,15 +29,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Union
 
-import yaml
 from pydantic import BaseModel, BeforeValidator, ConfigDict, ValidationError, model_validator
 
 from .agreement import PARTY_CODE, Agreement, check_term_value, term_type
 from .dates import EARLIEST_YEAR, LATEST_YEAR, not_a_date
-from .errors import ComplianceError, InputError, StoreError, UnknownReferenceError
+from .errors import ComplianceError, InputError, UnknownReferenceError
 from .evidence import Row, id_key
 from .observation import Observation, parse_observation
 from .records import OBSERVATION, RETRACTION
+from .resources import read_small_text
+from .yamlfile import YamlDocument, load_yaml
 
 if TYPE_CHECKING:  # the check module pulls in the rules engine; only its type is needed here
     from .check import Snapshot
@@ -177,67 +178,69 @@ def _first_error(error: ValidationError) -> InputError:
     return InputError(first["msg"].removeprefix("Value error, "), field)
 
 
+SCENARIO_SHAPE = f"a scenario must be a mapping with as_of and optional {', '.join(SCENARIO_KEYS[1:])}"
+
+
+def _validate(data: dict[Any, Any]) -> Scenario:
+    """The scenario model of a mapping; InputError whose `where` is the field path."""
+    for key in data:
+        if not isinstance(key, str):
+            raise InputError(f"unknown key (valid keys: {', '.join(SCENARIO_KEYS)})", str(key))
+    try:
+        return Scenario.model_validate(data)
+    except ValidationError as error:
+        raise _first_error(error) from None
+
+
 def parse_scenario(data: Any, where: str = "scenario") -> Scenario:
     """Check a scenario's structure (a dict, as YAML loads it); InputError names `where`, the field and the reason."""
     if isinstance(data, Scenario):
         return data
     if not isinstance(data, dict):
         got = "nothing (the file is empty)" if data is None else f"a {type(data).__name__}"
-        raise InputError(f"a scenario must be a mapping with as_of and optional {', '.join(SCENARIO_KEYS[1:])}; "
-                         f"got {got}", where)
-    for key in data:
-        if not isinstance(key, str):
-            raise InputError(f"unknown key (valid keys: {', '.join(SCENARIO_KEYS)})", f"{where}: {key}")
+        raise InputError(f"{SCENARIO_SHAPE}; got {got}", where)
     try:
-        return Scenario.model_validate(data)
-    except ValidationError as error:
-        raise _first_error(error).located(where) from None
+        return _validate(data)
+    except ComplianceError as error:
+        raise error.located(where) from None
 
 
-class _Loader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[misc]
-    """PyYAML's safe loader (never executes anything), rejecting duplicate keys."""
+@dataclass(frozen=True)
+class ScenarioFile:
+    """A scenario read from YAML, with the document that locates its errors at `file:line: field`."""
 
-    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
-        seen: set[str] = set()
-        for key_node, _ in node.value:
-            if isinstance(key_node, yaml.ScalarNode) and key_node.value != "<<":
-                if key_node.value in seen:
-                    raise yaml.constructor.ConstructorError(None, None, f"duplicate key {key_node.value!r}",
-                                                            key_node.start_mark)
-                seen.add(key_node.value)
-        return super().construct_mapping(node, deep=deep)
+    scenario: Scenario
+    document: YamlDocument
 
+    def locate(self, error: ComplianceError) -> ComplianceError:
+        """An error whose `where` is a field path of the scenario, at the file and line of that field."""
+        return self.document.locate(error)
+
+
+def read_scenario_text(text: str, where: str) -> ScenarioFile:
+    """Load scenario YAML with the project's YAML loader and check its structure; errors name `where:line`,
+    the field and the reason."""
+    doc = load_yaml(text, where, InputError)
+    data = doc.mapping(SCENARIO_SHAPE)
+    try:
+        return ScenarioFile(_validate(data), doc)
+    except ComplianceError as error:
+        raise doc.locate(error) from None
+
+
+def read_scenario_file(path: str | Path) -> ScenarioFile:
+    """Read and check a scenario file; errors name the file as given, the line and the field."""
+    return read_scenario_text(read_small_text(Path(path), MAX_SCENARIO_BYTES, InputError), str(path))
 
 
 def parse_scenario_text(text: str, where: str) -> Scenario:
-    """Load scenario YAML (safe loader only) and check its structure."""
-    try:
-        data = yaml.load(text, Loader=_Loader)  # noqa: S506 - _Loader is a SafeLoader subclass
-    except yaml.YAMLError as error:
-        mark = getattr(error, "problem_mark", None)
-        line = f":{mark.line + 1}" if mark is not None else ""
-        problem = getattr(error, "problem", None) or str(error).splitlines()[0]
-        raise InputError(f"not valid YAML: {problem}", f"{where}{line}") from None
-    except RecursionError:
-        raise InputError("not valid YAML: nested too deeply", where) from None
-    except (ValueError, TypeError, OverflowError) as error:  # a value the safe constructor rejects (2020-13-01)
-        raise InputError(f"not valid YAML: a value cannot be read ({error})", where) from None
-    return parse_scenario(data, where)
+    """Load scenario YAML (see `read_scenario_text`) and check its structure."""
+    return read_scenario_text(text, where).scenario
 
 
 def load_scenario(path: str | Path) -> Scenario:
-    """Read and check a scenario file; errors name the file as given."""
-    where = str(path)
-    try:
-        file = Path(path)
-        if file.stat().st_size > MAX_SCENARIO_BYTES:
-            raise InputError(f"larger than {MAX_SCENARIO_BYTES:,} bytes", where)
-        text = file.read_bytes().decode("utf-8")
-    except UnicodeDecodeError:
-        raise InputError("not UTF-8 text", where) from None
-    except OSError as error:
-        raise StoreError(f"cannot read: {error.strerror or error}", where) from None
-    return parse_scenario_text(text, where)
+    """Read and check a scenario file; errors name the file as given, the line and the field."""
+    return read_scenario_file(path).scenario
 
 
 # ---- resolution against an agreement and a log -----------------------------------------------------

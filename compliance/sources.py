@@ -22,6 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationIn
 from .agreement import INDEPENDENT, PARTY_CODE
 from .errors import InputError, StoreError
 from .resources import read_small_text
+from .yamlfile import load_yaml
 
 REGISTRY_ENV = "COMPLIANCE_SOURCES"
 REGISTRY_FILE = "sources.yaml"
@@ -108,60 +109,41 @@ class Found:
     origin: str
 
 
-try:  # the C loader is much faster; both are safe loaders that never execute anything
-    _SafeLoader: type = yaml.CSafeLoader
-except AttributeError:  # pragma: no cover - depends on how PyYAML was built
-    _SafeLoader = yaml.SafeLoader
-
-
-def _entry_where(text: str, where: str, index: int) -> str:
-    """`file:line` of entry `index` of `sources` (the YAML is composed only when an error needs it)."""
-    try:
-        tree = yaml.compose(text, Loader=_SafeLoader)
-    except yaml.YAMLError:
-        tree = None
-    if isinstance(tree, yaml.MappingNode):
-        seq = next((v for k, v in tree.value if getattr(k, "value", None) == "sources"), None)
-        if isinstance(seq, yaml.SequenceNode) and index < len(seq.value):
-            return f"{where}:{seq.value[index].start_mark.line + 1}"
-    return f"{where}: sources[{index}]"
+REGISTRY_SHAPE = "a source registry is a YAML mapping with one key, `sources`, holding a list of entries (name, party, aliases)"
+ENTRY_FIELDS = "name, party, aliases, type, note, reason"
 
 
 def parse_registry(text: str, where: str) -> list[SourceEntry]:
-    """Entries of a registry file's text (a mapping with one key, `sources`, a list of entries)."""
-    try:
-        data = yaml.load(text, Loader=_SafeLoader)
-    except yaml.YAMLError as error:
-        mark = getattr(error, "problem_mark", None)
-        line = f":{mark.line + 1}" if mark is not None else ""
-        problem = getattr(error, "problem", None) or str(error).splitlines()[0]
-        raise InputError(f"not valid YAML: {problem}", f"{where}{line}") from None
-    if data is None:
+    """Entries of a registry file's text (a mapping with one key, `sources`, a list of entries); errors name
+    `where:line`, the field path (`sources.3.party`) and the reason."""
+    doc = load_yaml(text, where, InputError)
+    if doc.data is None:
         return []
-    if not isinstance(data, dict) or set(data) - {"sources"}:
-        raise InputError("a source registry is a YAML mapping with one key, `sources`, holding a list of entries "
-                         "(name, party, aliases)", where)
+    data = doc.mapping(REGISTRY_SHAPE)
+    for key in data:
+        if key != "sources":
+            raise doc.at((key,), "unknown key (a source registry has one key, `sources`)")
     items = data.get("sources") or []
     if not isinstance(items, list):
-        raise InputError("`sources` must be a list of entries (name, party, aliases)", where)
+        raise doc.at(("sources",), "must be a list of entries (name, party, aliases)")
     entries: list[SourceEntry] = []
     seen: dict[str, str] = {}
     for index, item in enumerate(items):
         if not isinstance(item, dict):
-            raise InputError("an entry must be a mapping (name, party, aliases)", _entry_where(text, where, index))
+            raise doc.at(("sources", index), "an entry must be a mapping (name, party, aliases)")
         try:
             entry = SourceEntry.model_validate(item)
         except ValidationError as error:
             first = error.errors()[0]
-            field = ".".join(str(p) for p in first["loc"]) or "entry"
             reason = "is required" if first["type"] == "missing" else first["msg"].removeprefix("Value error, ")
             if first["type"] == "extra_forbidden":
-                reason = "unknown field (valid fields: name, party, aliases, type, note, reason)"
-            raise InputError(f"{field}: {reason}", _entry_where(text, where, index)) from None
-        for key in entry.keys():
+                reason = f"unknown field (valid fields: {ENTRY_FIELDS})"
+            raise doc.at(("sources", index, *first["loc"]), reason) from None
+        for position, key in enumerate(entry.keys()):  # the name, then the aliases
             if key in seen and seen[key] != entry.name:
-                raise InputError(f"name {key!r} of {entry.name!r} is already a name of {seen[key]!r} in this registry",
-                                 _entry_where(text, where, index))
+                field = ("name",) if position == 0 else ("aliases", position - 1)
+                raise doc.at(("sources", index, *field),
+                             f"name {key!r} of {entry.name!r} is already a name of {seen[key]!r} in this registry")
             seen[key] = entry.name
         entries.append(entry)
     return entries

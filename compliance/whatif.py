@@ -19,7 +19,7 @@ from __future__ import annotations
 import hashlib
 import json
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any, Mapping, Optional, Sequence
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -28,8 +28,8 @@ from .check import evaluate_snapshot, snapshot
 from .errors import ComplianceError
 from .observation import count_text
 from .records import canonical_json
-from .render import escape_markdown
-from .scenario import ResolvedScenario, Scenario, load_scenario, parse_scenario, resolve_scenario
+from .render import bearer_text, escape_markdown
+from .scenario import ResolvedScenario, Scenario, ScenarioFile, parse_scenario, read_scenario_file, resolve_scenario
 from .store import Store
 from .verdicts import CheckResult, Verdict
 
@@ -42,7 +42,7 @@ class Change(BaseModel):
     model_config = ConfigDict(frozen=True, populate_by_name=True)
 
     id: str
-    bearer: str
+    bearer: Optional[str] = Field(description="The bearer; None for an obligation that names no bearer.")
     from_: Verdict = Field(alias="from")
     to: Verdict
     reason: str = Field(description="The scenario's reason for its verdict.")
@@ -102,21 +102,24 @@ def verdict_changes(baseline: CheckResult, scenario: CheckResult, *, same_verdic
     return changes
 
 
-def evaluate_scenario(scenario: Scenario, store: Store, *, where: str = "scenario",
+def evaluate_scenario(scenario: Scenario | ScenarioFile, store: Store, *, where: str = "scenario",
                       agreements: Sequence[str | Path | Agreement] | None = None) -> WhatIfResult:
     """Evaluate a scenario against a store: read the log once, evaluate the baseline and the scenario, for every
     agreement the store tracks (or those named).
 
-    Scenario errors are InputErrors located at `where` (a file name) and the field path. Nothing is written.
+    Scenario errors are InputErrors naming the field path: for a `ScenarioFile`, at its file and line; else at
+    `where`. Nothing is written.
     """
     from .check import resolve_agreements
 
+    source = scenario if isinstance(scenario, ScenarioFile) else None
+    scenario = source.scenario if source is not None else scenario
     chosen = resolve_agreements(store, agreements)
     snap = snapshot(store, scenario.as_of, agreements=chosen)
     try:
         resolved: ResolvedScenario = resolve_scenario(scenario, snap, chosen, store)
     except ComplianceError as error:
-        raise error.located(where) from None
+        raise (source.locate(error) if source is not None else error.located(where)) from None
     baseline = evaluate_snapshot(snap, agreements=chosen, since=resolved.since)
     result = evaluate_snapshot(snap, agreements=chosen, since=resolved.since, ignore_amendments=resolved.ignore_argument(),
                                overrides=resolved.overrides or None, attribute=resolved.attribute or None,
@@ -127,21 +130,22 @@ def evaluate_scenario(scenario: Scenario, store: Store, *, where: str = "scenari
                         scenario_digest=scenario_digest(normal, baseline.log_digest), normalised_scenario=normal)
 
 
-def _scenario_model(scenario: Scenario | Mapping[str, Any] | str | Path) -> tuple[Scenario, str]:
-    if isinstance(scenario, Scenario):
-        return scenario, "scenario"
+def _scenario_model(scenario: Scenario | ScenarioFile | Mapping[str, Any] | str | Path) -> Scenario | ScenarioFile:
+    if isinstance(scenario, (Scenario, ScenarioFile)):
+        return scenario
     if isinstance(scenario, (str, Path)):
-        return load_scenario(scenario), str(scenario)
+        return read_scenario_file(scenario)
     if isinstance(scenario, Mapping):
-        return parse_scenario(dict(scenario), "scenario"), "scenario"
+        return parse_scenario(dict(scenario), "scenario")
     raise TypeError(f"a scenario is a dict, a path or a Scenario, not {type(scenario).__name__}")
 
 
-def whatif(scenario: Scenario | Mapping[str, Any] | str | Path, *, store: Store | str | Path | None = None,
+def whatif(scenario: Scenario | ScenarioFile | Mapping[str, Any] | str | Path, *, store: Store | str | Path | None = None,
            agreements: Sequence[str | Path | Agreement] | None = None) -> WhatIfResult:
     """Evaluate a what-if scenario against the log; never writes to it.
 
-    scenario: a dict (keys as in the scenario file), a path (str or Path) to a YAML scenario file, or a `Scenario`.
+    scenario: a dict (keys as in the scenario file), a path (str or Path) to a YAML scenario file, a `Scenario`,
+        or a `ScenarioFile` (from `read_scenario_file`).
     store: a `Store`, a path to a store file, or "sample" for the bundled sample log; None opens the default
         store (observations/observations.db), read-only. A path that does not exist reads as an empty log.
     agreements: which agreements to evaluate (IDs the store tracks, bundled IDs, clause-file paths or
@@ -149,14 +153,14 @@ def whatif(scenario: Scenario | Mapping[str, Any] | str | Path, *, store: Store 
 
     Returns a `WhatIfResult`: `baseline` and `scenario` checks, `changes` (verdicts that differ) and
     `scenario_digest`. Raises `ComplianceError` subclasses (an invalid scenario is an `InputError` naming the
-    file or "scenario", the field path and the reason).
+    file and line, or "scenario", the field path and the reason).
     """
-    model, where = _scenario_model(scenario)
+    model = _scenario_model(scenario)
     if isinstance(store, Store):
-        return evaluate_scenario(model, store, where=where, agreements=agreements)
+        return evaluate_scenario(model, store, agreements=agreements)
     db = Store.open(store, None, write=False)
     try:
-        return evaluate_scenario(model, db, where=where, agreements=agreements)
+        return evaluate_scenario(model, db, agreements=agreements)
     finally:
         db.close()
 
@@ -215,7 +219,7 @@ def whatif_table(result: WhatIfResult) -> str:
     lines.append("")
     if result.changes:
         lines.append(f"{len(result.changes)} verdict{'s' if len(result.changes) != 1 else ''} change:")
-        rows = [(c.id, c.bearer, c.from_.value, c.to.value, c.reason) for c in result.changes]
+        rows = [(c.id, bearer_text(c.bearer), c.from_.value, c.to.value, c.reason) for c in result.changes]
         lines.append(tabulate(rows, headers=["obligation", "bearer", "baseline", "scenario", "reason"],
                               tablefmt="simple", maxcolwidths=[None, None, None, None, 80]))
     else:
@@ -224,7 +228,7 @@ def whatif_table(result: WhatIfResult) -> str:
     same = result.reasons_changed()
     if same:
         lines += ["", f"same verdict, different reason in the scenario ({len(same)}):"]
-        rows = [(c.id, c.bearer, c.to.value, c.reason) for c in same]
+        rows = [(c.id, bearer_text(c.bearer), c.to.value, c.reason) for c in same]
         lines.append(tabulate(rows, headers=["obligation", "bearer", "verdict", "scenario reason"],
                               tablefmt="simple", maxcolwidths=[None, None, None, 80]))
     return "\n".join(lines)
@@ -239,7 +243,7 @@ def whatif_markdown(result: WhatIfResult) -> str:
     if result.changes:
         lines += ["| obligation | bearer | baseline | scenario | reason |", "|---|---|---|---|---|"]
         for c in result.changes:
-            lines.append(f"| {escape_markdown(c.id)} | {escape_markdown(c.bearer)} | {c.from_.value} | "
+            lines.append(f"| {escape_markdown(c.id)} | {escape_markdown(bearer_text(c.bearer))} | {c.from_.value} | "
                          f"**{c.to.value}** | {escape_markdown(c.reason)} |")
     else:
         lines.append(f"No verdict changes: all {len(result.scenario.obligations)} verdicts are the same in the "
@@ -249,7 +253,7 @@ def whatif_markdown(result: WhatIfResult) -> str:
         lines += ["", "Same verdict, different reason in the scenario:", "",
                   "| obligation | bearer | verdict | scenario reason |", "|---|---|---|---|"]
         for c in same:
-            lines.append(f"| {escape_markdown(c.id)} | {escape_markdown(c.bearer)} | {c.to.value} | "
+            lines.append(f"| {escape_markdown(c.id)} | {escape_markdown(bearer_text(c.bearer))} | {c.to.value} | "
                          f"{escape_markdown(c.reason)} |")
     return "\n".join(lines) + "\n"
 

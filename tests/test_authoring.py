@@ -224,9 +224,9 @@ def test_the_release_counts_from_the_later_completed_withdrawal(example):
     assert release["UA"].verdict.value == "compliant"
 
 
-def test_the_limit_the_guide_states_due_is_the_first_of_two_deadlines(example):
+def test_due_of_two_deadlines_read_together_is_the_later_day(example):
     release = {o.bearer: o for o in example.scenario.obligations if o.id == "M6-hostage-release"}
-    assert release["CADLR"].due == "2015-03-06"    # the binding day is 2015-03-08: docs/authoring.md, section 8
+    assert release["CADLR"].due == "2015-03-08"    # `due: latest`: 3 March (CADLR's completion) + 5, not 1 March + 5
 
 
 def test_the_monitoring_deadline_counts_from_the_first_side_to_begin(example):
@@ -259,7 +259,7 @@ MISTAKES = [
      "draft.yaml:23: kinds.ceasefire.violation.window_days: Input should be a valid integer, unable to parse string "
      "as an integer"),
     ("    window_days: 1\n", "    window_days: 1\n    window_days: 2\n",
-     "draft.yaml:24: not valid YAML: duplicate key 'window_days'"),
+     "draft.yaml:24: kinds.ceasefire.violation.window_days: not valid YAML: duplicate key 'window_days' (first on line 23)"),
     ("version: unsc-2202\n    rule", "version: unsc2202\n    rule",
      "draft.yaml:26: obligations.0: unknown text version 'unsc2202'"),
     ("bearers: [UA, CADLR]", "bearers: [UA, CADRL]",
@@ -277,3 +277,9 @@ def test_the_guide_table_of_mistakes_gives_these_messages(tmp_path, old, new, me
         parse_agreement(text.replace(old, new, 1), "draft.yaml")
     assert str(caught.value) == message
     assert message in GUIDE.read_text(encoding="utf-8")
+
+
+def test_since_in_a_reason_is_where_the_rule_starts(example):
+    zone = {o.bearer: o for o in example.scenario.obligations if o.id == "M2-security-zone"}
+    # `starts: zone_from` (3 March): the reason's period starts there, not at entry into force (15 February)
+    assert "from 2015-03-03 to 2015-03-31" in zone["UA"].reason

@@ -45,4 +45,4 @@ def test_a_scenario_date_that_does_not_exist(tmp_path):
     scenario = tmp_path / "s.yaml"
     scenario.write_text('as_of: "2021-02-30"\n', encoding="utf-8")
     result = run("--store", "sample", "whatif", str(scenario))
-    assert result.stderr == f"compliance: error: {scenario}: as_of: 2021-02-30 is not a day of the calendar\n"
+    assert result.stderr == f"compliance: error: {scenario}:1: as_of: 2021-02-30 is not a day of the calendar\n"

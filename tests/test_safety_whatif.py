@@ -20,7 +20,7 @@ def test_a_term_value_of_the_wrong_form(tmp_path, terms, reason):
     scenario.write_text(f"as_of: 2021-09-30\nterms: {terms}\n", encoding="utf-8")
     result = run("--store", "sample", "whatif", str(scenario))
     assert result.exit_code == 2
-    assert result.stderr == f"compliance: error: {scenario}: {reason}\n"
+    assert result.stderr == f"compliance: error: {scenario}:2: {reason}\n"
 
 
 def test_a_limit_given_as_digits_in_quotes_still_works(tmp_path):

@@ -107,11 +107,11 @@ def test_add_source_rewrites_a_file_it_cannot_append_to(tmp_path):
 
 @pytest.mark.parametrize("text, where, reason", [
     ("sources: [{name: X, party: neutral}]\n", "reg.yaml:1", "party: 'neutral' is not a party code"),
-    ("sources:\n- name: X\n  party: AZ\n- name: Y\n  party: AM\n  colour: red\n", "reg.yaml:4",
-     "colour: unknown field"),
+    ("sources:\n- name: X\n  party: AZ\n- name: Y\n  party: AM\n  colour: red\n", "reg.yaml:6",
+     "sources.1.colour: unknown field"),
     ("sources:\n- name: X\n  party: AZ\n- name: x\n  party: AM\n", "reg.yaml:4", "already a name of 'X'"),
     ("sources:\n- {name: X\n", "reg.yaml:3", "not valid YAML"),
-    ("- name: X\n  party: AZ\n", "reg.yaml", "a YAML mapping with one key, `sources`"),
+    ("- name: X\n  party: AZ\n", "reg.yaml:1", "(top level): a source registry is a YAML mapping with one key"),
     ("sources:\n- name: X\n", "reg.yaml:2", "party: is required"),
 ])
 def test_a_broken_registry_file_is_reported_with_file_line_and_field(text, where, reason):
@@ -240,7 +240,7 @@ def test_a_broken_user_registry_only_matters_when_it_is_needed(tmp_path):
     assert run("observe", "import", str(with_party), "--store", store).stdout == "1\n"
     result = run(*ADD, "--source", "TASS", "--store", store)
     assert result.exit_code == 2
-    assert result.stderr == f"compliance: error: {tmp_path / 'sources.yaml'}:1: party: is required\n"
+    assert result.stderr == f"compliance: error: {tmp_path / 'sources.yaml'}:1: sources.0.party: is required\n"
 
 
 def test_the_registry_file_written_is_plain_yaml(tmp_path):

@@ -9,10 +9,12 @@ import pytest
 import yaml
 
 from compliance.check import check
+from compliance.whatif import whatif
 
 from conftest import build_store
 
 CASES = yaml.safe_load((Path(__file__).parent / "cases" / "verdicts.yaml").read_text(encoding="utf-8"))
+CASE_KEYS = {"name", "as_of", "since", "without_amendments", "terms", "log", "expect"}
 
 
 def _entry(entry: dict) -> dict:
@@ -25,11 +27,21 @@ def _entry(entry: dict) -> dict:
     return entry
 
 
+def _result(case: dict, store):
+    """The check the case describes; with `terms`, the scenario side of a what-if with those term overrides."""
+    if "terms" in case:
+        scenario = {"as_of": case["as_of"], "terms": case["terms"], "since": case.get("since"),
+                    "without_amendments": case.get("without_amendments", False)}
+        return whatif(scenario, store=store).scenario
+    return check(store, as_of=case["as_of"], since=case.get("since"),
+                 without_amendments=case.get("without_amendments", False))
+
+
 @pytest.mark.parametrize("case", CASES, ids=[c["name"] for c in CASES])
 def test_verdict_case(case, agreement):
+    assert set(case) <= CASE_KEYS, f"unknown keys {sorted(set(case) - CASE_KEYS)}: the case would not test them"
     store = build_store(agreement, [_entry(e) for e in case["log"]])
-    result = check(store, as_of=case["as_of"], since=case.get("since"),
-                   without_amendments=case.get("without_amendments", False))
+    result = _result(case, store)
     got = {f"{o.id}/{o.bearer}": o for o in result.obligations}
     for key, want in case["expect"].items():
         want = {"verdict": want} if isinstance(want, str) else want

@@ -19,7 +19,7 @@ from compliance.records import canonical_json
 from compliance.scenario import Scenario
 from compliance.store import Store
 from compliance.verdicts import Verdict
-from compliance.whatif import WhatIfResult, whatif
+from compliance.whatif import WhatIfResult, whatif, whatif_json, whatif_table
 
 from conftest import build_store
 
@@ -282,7 +282,7 @@ def test_api_errors_name_the_source_and_field(tmp_path):
     assert str(error.value).startswith("scenario: terms.P3-personnel-cap.limt: unknown term 'limt'")
     file = tmp_path / "bad.yaml"
     file.write_text("as_of: 2021-03-31\nexclude: [7]\n")
-    with pytest.raises(InputError, match=r"bad\.yaml: exclude\.0: no observation with ID 7"):
+    with pytest.raises(InputError, match=r"bad\.yaml:2: exclude\.0: no observation with ID 7"):
         whatif(file, store=tmp_path / "x.db")
 
 
@@ -383,38 +383,38 @@ def test_scenario_from_standard_input(kalbajar):
 
 INVALID = [
     ("not YAML", "as_of: [2021\n", "scenario.yaml:2: not valid YAML"),
-    ("not a mapping", "- as_of\n- 2021-03-31\n", "scenario.yaml: a scenario must be a mapping"),
-    ("empty", "", "scenario.yaml: a scenario must be a mapping with as_of"),
-    ("missing as_of", "exclude: [1]\n", "scenario.yaml: as_of: is required"),
-    ("as_of not a date", "as_of: soon\n", "scenario.yaml: as_of: 'soon' is not a date"),
-    ("unknown key", "as_of: 2021-03-31\natribute: {NK: AM}\n", "scenario.yaml: atribute: unknown key (valid keys: as_of"),
-    ("duplicate key", "as_of: 2021-03-31\nas_of: 2021-04-30\n", "scenario.yaml:2: not valid YAML: duplicate key 'as_of'"),
+    ("not a mapping", "- as_of\n- 2021-03-31\n", "scenario.yaml:1: (top level): a scenario must be a mapping"),
+    ("empty", "", "scenario.yaml: (top level): a scenario must be a mapping with as_of"),
+    ("missing as_of", "exclude: [1]\n", "scenario.yaml:1: as_of: is required"),
+    ("as_of not a date", "as_of: soon\n", "scenario.yaml:1: as_of: 'soon' is not a date"),
+    ("unknown key", "as_of: 2021-03-31\natribute: {NK: AM}\n", "scenario.yaml:2: atribute: unknown key (valid keys: as_of"),
+    ("duplicate key", "as_of: 2021-03-31\nas_of: 2021-04-30\n", "scenario.yaml:2: as_of: not valid YAML: duplicate key 'as_of' (first on line 1)"),
     ("unknown obligation", "as_of: 2021-03-31\nterms: {P3-personel-cap: {limit: 1}}\n",
-     "scenario.yaml: terms.P3-personel-cap: unknown obligation 'P3-personel-cap'"),
+     "scenario.yaml:2: terms.P3-personel-cap: unknown obligation 'P3-personel-cap'"),
     ("unknown term", "as_of: 2021-03-31\nterms: {P3-personnel-cap: {limt: 2500}}\n",
-     "scenario.yaml: terms.P3-personnel-cap.limt: unknown term 'limt' (P3-personnel-cap has: limit)"),
+     "scenario.yaml:2: terms.P3-personnel-cap.limt: unknown term 'limt' (P3-personnel-cap has: limit)"),
     ("term of the wrong type", "as_of: 2021-03-31\nterms: {P6-kalbajar-return: {deadline: 5}}\n",
-     "scenario.yaml: terms.P6-kalbajar-return.deadline: term 'deadline' of P6-kalbajar-return takes a date"),
+     "scenario.yaml:2: terms.P6-kalbajar-return.deadline: term 'deadline' of P6-kalbajar-return takes a date"),
     ("negative limit", "as_of: 2021-03-31\nterms: {P3-personnel-cap: {limit: -1}}\n",
-     "scenario.yaml: terms.P3-personnel-cap.limit: must be a whole number >= 0"),
-    ("unknown ID", "as_of: 2021-03-31\nexclude: [99]\n", "scenario.yaml: exclude.0: no observation with ID 99 in the log"),
+     "scenario.yaml:2: terms.P3-personnel-cap.limit: must be a whole number >= 0"),
+    ("unknown ID", "as_of: 2021-03-31\nexclude: [99]\n", "scenario.yaml:2: exclude.0: no observation with ID 99 in the log"),
     ("retracted ID", "as_of: 2021-03-31\nexclude: [1, 2]\n",
-     "scenario.yaml: exclude.1: observation 2 was retracted by record 3"),
+     "scenario.yaml:2: exclude.1: observation 2 was retracted by record 3"),
     ("superseded ID", "as_of: 2021-03-31\nexclude: [4]\n",
-     "scenario.yaml: exclude.0: observation 4 was superseded by record 5"),
+     "scenario.yaml:2: exclude.0: observation 4 was superseded by record 5"),
     ("not an observation", "as_of: 2021-03-31\nexclude: [3]\n",
-     "scenario.yaml: exclude.0: record 3 is a retraction, not an observation"),
+     "scenario.yaml:2: exclude.0: record 3 is a retraction, not an observation"),
     ("unknown amendment", "as_of: 2021-03-31\nwithout_amendments: [nov-10-2020-A7]\n",
-     "scenario.yaml: without_amendments.0: unknown amendment 'nov-10-2020-A7' (known: nov-10-2020-A1)"),
+     "scenario.yaml:2: without_amendments.0: unknown amendment 'nov-10-2020-A7' (known: nov-10-2020-A1)"),
     ("invalid observation", "as_of: 2021-03-31\nadd:\n  - {kind: contingent.personnel, date: 2021-01-01, actor: RU, "
-     "value: lots, source: s, source_party: independent}\n", "scenario.yaml: add.0.value: must be a whole number"),
+     "value: lots, source: s, source_party: independent}\n", "scenario.yaml:3: add.0.value: must be a whole number"),
     ("unknown kind", "as_of: 2021-03-31\nadd: [{kind: nope, date: 2021-01-01, actor: RU, source: s, "
-     "source_party: RU}]\n", "scenario.yaml: add.0.kind: unknown kind 'nope'"),
-    ("observation not a mapping", "as_of: 2021-03-31\nadd: [7]\n", "scenario.yaml: add.0: must be a mapping"),
+     "source_party: RU}]\n", "scenario.yaml:2: add.0.kind: unknown kind 'nope'"),
+    ("observation not a mapping", "as_of: 2021-03-31\nadd: [7]\n", "scenario.yaml:2: add.0: must be a mapping"),
     ("unknown attributed actor", "as_of: 2021-03-31\nattribute: {NK: QQ}\n",
-     "scenario.yaml: attribute.NK: unknown actor code 'QQ'"),
-    ("since after as_of", "as_of: 2021-03-31\nsince: 2021-04-01\n", "scenario.yaml: since: 2021-04-01 is after as_of"),
-    ("python tag", "!!python/object/apply:os.system ['echo unsafe']\n", "scenario.yaml:1: not valid YAML"),
+     "scenario.yaml:2: attribute.NK: unknown actor code 'QQ'"),
+    ("since after as_of", "as_of: 2021-03-31\nsince: 2021-04-01\n", "scenario.yaml:2: since: 2021-04-01 is after as_of"),
+    ("python tag", "!!python/object/apply:os.system ['echo unsafe']\n", "scenario.yaml:1: (top level): not valid YAML: no constructor for the tag '!!python/object/apply:os.system'"),
 ]
 
 
@@ -443,7 +443,7 @@ def test_invalid_scenario_in_a_real_process_has_no_traceback(tmp_path):
     proc = subprocess.run([sys.executable, "-c", "from compliance.cli import main; main()", "--store", "sample",
                            "whatif", str(scenario)], capture_output=True, text=True)
     assert proc.returncode == 2
-    assert proc.stderr == (f"compliance: error: {scenario}: terms.P3-personnel-cap.limt: unknown term 'limt' "
+    assert proc.stderr == (f"compliance: error: {scenario}:2: terms.P3-personnel-cap.limt: unknown term 'limt' "
                            "(P3-personnel-cap has: limit)\n")
 
 
@@ -483,3 +483,51 @@ def test_corridor_example_rests_on_the_hypothetical_icrc_statement():
     without_icrc = yaml.safe_load((EXAMPLES / "corridor-corroborated.yaml").read_text())
     del without_icrc["add"]
     assert change_list(whatif(without_icrc, store="sample")) == [("P6-corridor-passage", "AZ", "violated", "disputed")]
+
+
+def test_a_change_of_an_obligation_that_names_no_bearer(tmp_path):
+    # C6-infrastructure of the fixture agreement has `bearer: null`: evaluated on the conduct of any actor
+    scenario = {"as_of": "2023-10-31", "add": [{"kind": "infrastructure.strike", "date": "2023-09-28", "actor": "STH",
+                                                "source": "hypothetical report", "source_party": "NTH"}]}
+    result = whatif(scenario, store=tmp_path / "none.db",
+                    agreements=[Path(__file__).parent / "fixtures" / "withdrawal-ceasefire.yaml"])
+    assert change_list(result) == [("C6-infrastructure", None, "compliant", "alleged")]
+    assert "C6-infrastructure  (none)    compliant   alleged" in whatif_table(result)
+    assert json.loads(whatif_json(result))["changes"][0]["bearer"] is None
+
+
+# ---- as of a date before entry into force --------------------------------------------------------------
+
+# What would bear on Nov 10 obligations were they in force: a return, a count above the cap, an obstruction
+# from an independent source, a moved deadline.
+BEFORE_FORCE = {
+    "add": [obs("district.returned", "2020-11-01", "AM", "independent", subject="Aghdam"),
+            obs("contingent.personnel", "2020-11-01", "RU", "independent", value=5000),
+            obs("corridor.obstruction", "2020-11-01", "AZ", "independent", date_end="2020-11-04")],
+    "terms": {"P6-kalbajar-return": {"deadline": "2020-11-01"}},
+}
+
+
+def test_a_scenario_as_of_a_date_before_entry_into_force_has_every_obligation_not_in_force(store_at):
+    store = store_at([])
+    before = whatif({"as_of": "2020-11-05", **BEFORE_FORCE}, store=store)
+    assert {o.verdict for o in before.scenario.obligations} == {Verdict.NOT_IN_FORCE}
+    assert before.changes == []
+    # the premise: the same scenario in force (the additions re-dated into it) changes verdicts
+    in_force = {**BEFORE_FORCE, "add": [{**item, "date": "2020-11-12"} for item in BEFORE_FORCE["add"]]}
+    in_force["add"][2]["date_end"] = "2020-11-14"
+    after = whatif({"as_of": "2020-11-15", **in_force}, store=store)
+    assert Verdict.NOT_IN_FORCE not in {o.verdict for o in after.scenario.obligations}
+    assert {"P2-aghdam-return", "P3-personnel-cap", "P6-corridor-passage"} <= {c.id for c in after.changes}
+
+
+def test_a_scenario_between_two_entries_into_force_judges_each_agreement_by_its_own():
+    # the sample log tracks nov-10-2020 (in force 10 Nov 2020), jan-11-2021 (11 Jan 2021), nov-26-2021 (26 Nov 2021)
+    result = whatif({"as_of": "2021-06-01"}, store="sample")
+    for side in (result.baseline, result.scenario):
+        by_agreement: dict[str, set[Verdict]] = {}
+        for o in side.obligations:
+            by_agreement.setdefault(o.agreement, set()).add(o.verdict)
+        assert set(by_agreement) == {"nov-10-2020", "jan-11-2021", "nov-26-2021"}
+        assert by_agreement["nov-26-2021"] == {Verdict.NOT_IN_FORCE}
+        assert Verdict.NOT_IN_FORCE not in by_agreement["nov-10-2020"] | by_agreement["jan-11-2021"]

@@ -96,7 +96,7 @@ def clauses_validate(
     warnings (kinds no rule reads, terms no rule reads, attributes without a unit, deadlines counted from
     what nothing produces) on stderr; then a one-line summary.
 
-    Example: compliance clauses validate docs/examples/withdrawal-2023.yaml
+    Example: compliance clauses validate examples/clauses/minsk-feb-12-2015.yaml
     """
     from ..clauses import validate_clause_file
 

@@ -76,6 +76,8 @@ _OPTIONAL_FIELDS = dict(
     url=typer.Option(None, "--url", help="Link to the source."),
     quote=typer.Option(None, "--quote", help="A short attributed excerpt of the source."),
     notes=typer.Option(None, "--notes", help="Free text."),
+    attr=typer.Option(None, "--attr", metavar="NAME=VALUE", help="An attribute the clause file declares for the "
+                      "kind, such as calibre_mm=122 (repeatable; see `compliance clauses show`)."),
 )
 
 
@@ -102,6 +104,7 @@ def add(
     url: Optional[str] = _OPTIONAL_FIELDS["url"],
     quote: Optional[str] = _OPTIONAL_FIELDS["quote"],
     notes: Optional[str] = _OPTIONAL_FIELDS["notes"],
+    attr: Optional[list[str]] = _OPTIONAL_FIELDS["attr"],
     declare: Optional[list[str]] = DeclareOption,
     registry: Optional[str] = RegistryOption,
     store: Optional[str] = StoreOption,
@@ -113,11 +116,15 @@ def add(
     Without --source-party, the source's alignment comes from the source registry; a source it does not
     know is an error that says how to register it (`compliance sources add`).
 
+    Attributes the clause file declares for the kind (a calibre, a distance) are given with --attr
+    NAME=VALUE, once for each.
+
     Example: compliance observe add --kind contingent.personnel --date 2020-11-20 --actor RU --value 1960
     --source 'Russian MoD' --source-party RU --method statement
     """
     from ..dates import today
     from ..exchange import observation_record, reject_future
+    from ..observation import attributes_from_text
 
     if source_party is None:
         source_party = _registry_alignment(ctx, registry, store, source)
@@ -125,6 +132,8 @@ def add(
                      low=low, high=high, claim=claim, subject=subject, place=place, lat=lat, lon=lon,
                      date_end=date_end, method=method, supervised_by=supervised_by, url=url, quote=quote, notes=notes)
     vocabulary = store_vocabulary(ctx, store, agreement)
+    if attr:
+        fields["attributes"] = attributes_from_text(attr, kind, vocabulary)
     record = observation_record(fields, vocabulary, declared_codes(declare))
     reject_future([record], today(vocabulary.tz))
     db = open_store(ctx, store, agreement, write=True)
@@ -156,6 +165,7 @@ def correct(
     url: Optional[str] = _OPTIONAL_FIELDS["url"],
     quote: Optional[str] = _OPTIONAL_FIELDS["quote"],
     notes: Optional[str] = _OPTIONAL_FIELDS["notes"],
+    attr: Optional[list[str]] = _OPTIONAL_FIELDS["attr"],
     declare: Optional[list[str]] = DeclareOption,
     registry: Optional[str] = RegistryOption,
     store: Optional[str] = StoreOption,
@@ -164,19 +174,21 @@ def correct(
 ) -> None:
     """Append a corrected copy of an observation that supersedes it; print the new ID.
 
-    A new --source without --source-party takes the source registry's alignment for it.
+    A new --source without --source-party takes the source registry's alignment for it. --attr NAME=VALUE
+    changes one attribute and keeps the others; --attr NAME= drops it.
 
     Example: compliance observe correct 12 --date 2021-09-11
     """
     from ..dates import today
     from ..errors import InputError
     from ..exchange import observation_record, reject_future
+    from ..observation import attributes_from_text
     from ..records import OBSERVATION
 
     changes = _fields(kind=kind, date=date, actor=actor, source=source, source_party=source_party, value=value,
                       low=low, high=high, claim=claim, subject=subject, place=place, lat=lat, lon=lon,
                       date_end=date_end, method=method, supervised_by=supervised_by, url=url, quote=quote, notes=notes)
-    if not changes:
+    if not changes and not attr:
         raise InputError("give at least one field to change (for example --date 2021-07-14)", "correct")
     if source is not None and source_party is None:
         changes["source_party"] = _registry_alignment(ctx, registry, store, source)
@@ -190,6 +202,8 @@ def correct(
     if ("low" in changes or "high" in changes) and "value" not in changes:
         fields.pop("value", None)
     fields.update(changes)
+    if attr:
+        fields["attributes"] = attributes_from_text(attr, fields["kind"], db.process, fields.get("attributes") or {})
     record = observation_record(fields, db.process, declared_codes(declare), supersedes=target.id)
     if "date" in changes:
         reject_future([record], today(db.process.tz))

@@ -37,19 +37,14 @@ def whatif_command(
 
     Example: compliance --store sample whatif examples/kalbajar-without-extension.yaml
     """
-    from ..scenario import load_scenario, parse_scenario_text
+    from ..scenario import read_scenario_file, read_scenario_text
     from ..whatif import evaluate_scenario, whatif_json, whatif_markdown, whatif_table
 
     failing = parse_fail_on(fail_on)
-    if file == "-":
-        where = "<stdin>"
-        scenario = parse_scenario_text(sys.stdin.read(), where)
-    else:
-        where = file
-        scenario = load_scenario(file)
+    scenario = read_scenario_text(sys.stdin.read(), "<stdin>") if file == "-" else read_scenario_file(file)
     db = open_store(ctx, store, agreement)  # read-only: a missing store reads as an empty log
     try:
-        result = evaluate_scenario(scenario, db, where=where, agreements=selected_agreements(ctx, db, agreement))
+        result = evaluate_scenario(scenario, db, agreements=selected_agreements(ctx, db, agreement))
     finally:
         db.close()
     render = {WhatIfFormat.table: whatif_table, WhatIfFormat.json: whatif_json, WhatIfFormat.markdown: whatif_markdown}
