@@ -105,11 +105,12 @@ def open_store(ctx: typer.Context, store: Optional[str], agreement: Optional[lis
 
     location = resolve(ctx, "store", store)
     refs = agreement_refs(ctx, agreement)
+    server = is_server_location(location)
+    new_file = location != SAMPLE and not server and not os.path.lexists(location)
     db = Store.open(location, refs or None, write=write)
-    new = location != SAMPLE and not db.exists  # (a server store's schema that does not exist yet, too)
-    if new and not write and not quiet:
+    if (new_file or (server and not db.exists)) and not write and not quiet:  # (a schema that does not exist)
         warn(db.where, "no store here (check --store or COMPLIANCE_STORE); reading an empty log")
-    if new and write and not is_server_location(location):  # (a server rolls a failed first write back whole)
+    if new_file and write:  # (a server rolls a failed first write back whole, schema and all)
         _CREATED.append((db, location))
     if write and refs:
         from ..check import resolve_agreements

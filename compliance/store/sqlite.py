@@ -5,9 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import os
 import sqlite3
-import tempfile
 import time
 from contextlib import contextmanager
 from pathlib import Path
@@ -116,7 +114,6 @@ class SQLiteStore(SQLStore):
         super().__init__(process, writable)
         self._db = connection
         self.path = path
-        self._agreements: Any = None  # what a store not created yet will track
 
     @property
     def where(self) -> str:
@@ -127,18 +124,17 @@ class SQLiteStore(SQLStore):
 
     @classmethod
     def open_file(cls, path: Path, agreements: Any = None, *, write: bool = False) -> "SQLiteStore":
-        """The store in the file at `path`. A missing file reads as an empty log and, opened for writing, is
-        created by the first write (a streamed import creates it whole or not at all)."""
+        """The store in the file at `path`. A missing file reads as an empty log; opened for writing, it is created
+        (empty, tracking `agreements`: the command line removes it again if its write fails)."""
         if not path.exists() or (not write and _being_created(path)):
             if not write:
                 store = cls.in_memory(agreements)
                 store.exists, store.writable, store.path = False, False, path
                 return store
-            store = cls(None, process_of(agreements), path, True)
-            store.exists = False
-            store._agreements = agreements
-            store._pending_tracks = list(store.process.agreements)
-            return store
+            try:
+                path.parent.mkdir(parents=True, exist_ok=True)
+            except OSError as error:
+                raise StoreError(f"cannot create the store's folder: {error.strerror or error}", str(path)) from None
         if path.is_dir():
             raise StoreError("is a folder, not a store file", str(path))
         store = cls(None, Process.empty(), path, write)
@@ -178,31 +174,27 @@ class SQLiteStore(SQLStore):
         store._prepare(create=True, agreements=agreements)
         return store
 
-    def _connect_file(self, create: bool, agreements: Any = None, file: Path | None = None) -> None:
-        path = file or self.path
+    def _connect_file(self, create: bool, agreements: Any = None) -> None:
+        path = self.path
         try:
             if self.writable:
                 db = _connect(str(path))
             else:
                 db = _connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
             self._db = db
-            self._prepare(create=create, agreements=agreements, durable=file is None)
+            self._prepare(create=create, agreements=agreements)
         except sqlite3.DatabaseError as error:
             raise StoreError(f"cannot open the store: {error}", str(self.path)) from None
 
     def _columns(self) -> set[str]:
         return {row[1] for row in self._db.execute("PRAGMA table_info(records)")}
 
-    def _prepare(self, create: bool, agreements: Any = None, durable: bool = True) -> None:
+    def _prepare(self, create: bool, agreements: Any = None) -> None:
         db = self._db
         db.execute("PRAGMA busy_timeout = %d" % (BUSY_TIMEOUT_SECONDS * 1000))
         if self.writable and self.path is not None:
-            if durable:
-                _retry_busy(lambda: db.execute("PRAGMA journal_mode = WAL"))
-                db.execute("PRAGMA synchronous = FULL")
-            else:  # a new store's private file, linked into place only once whole: no journal needed
-                db.execute("PRAGMA journal_mode = OFF")
-                db.execute("PRAGMA synchronous = OFF")
+            _retry_busy(lambda: db.execute("PRAGMA journal_mode = WAL"))
+            db.execute("PRAGMA synchronous = FULL")
         if self.writable:
             db.execute("BEGIN IMMEDIATE")
             try:
@@ -351,56 +343,7 @@ class SQLiteStore(SQLStore):
 
     def _write(self, records: Iterable[NewRecord], recorded_by: str, keep_ids: bool) -> tuple[list[str], int]:
         self._check_writable()
-        if not self.exists:
-            if not keep_ids and self.path is not None:
-                return self._create_whole(records, recorded_by)
-            self._create()
-        result = self._append(records, recorded_by, keep_ids)
-        return result
-
-    def _create(self) -> None:
-        """Create the store's file (and its folder) for its first write."""
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-        except OSError as error:
-            raise StoreError(f"cannot create the store's folder: {error.strerror or error}", str(self.path)) from None
-        self._connect_file(create=True, agreements=self._agreements)
-        self.exists = True
-
-    def _create_whole(self, records: Iterable[NewRecord], recorded_by: str) -> tuple[list[str], int]:
-        """A streamed import into a store that does not exist yet: written into a private file beside it, which
-        becomes the store only once the import is whole (a failed or killed import leaves no store)."""
-        path = self.path
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            handle, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".importing", dir=path.parent)
-            os.close(handle)
-        except OSError as error:
-            raise StoreError(f"cannot create the store: {error.strerror or error}", str(path)) from None
-        staging = Path(name)
-        try:
-            self._connect_file(create=True, agreements=self._agreements, file=staging)
-            self.exists = True
-            result = self._append(records, recorded_by, keep_ids=False)
-            self._db.execute("PRAGMA journal_mode = WAL")  # as every store file is
-            self._db.close()
-            with open(staging, "rb+") as file:
-                os.fsync(file.fileno())
-            try:
-                os.link(staging, path)
-            except FileExistsError:
-                raise StoreError("another process created this store while the import ran; nothing was imported: "
-                                 "run the import again", str(path)) from None
-        except BaseException:
-            self.exists = False
-            if self._db is not None:
-                self._db.close()
-            self._db = None
-            raise
-        finally:
-            staging.unlink(missing_ok=True)
-        self._connect_file(create=False)
-        return result
+        return self._append(records, recorded_by, keep_ids)
 
     def _append(self, records: Iterable[NewRecord], recorded_by: str, keep_ids: bool) -> tuple[list[str], int]:
         db = self._db
