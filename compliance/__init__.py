@@ -9,6 +9,10 @@ The library API, for scripts and notebooks (names are imported lazily to keep th
     result = check(open_store("sample"), as_of=datetime.date(2021, 9, 30))
     result.verdict_of("P3-personnel-cap")
 
+Writing: `compliance.recording` (add, correct, retract an observation; import a JSON Lines file),
+`compliance.acled.import_acled`. Defaults (the store, the agreements, who records, today, the source
+registry) come from `compliance.settings`: the `COMPLIANCE_*` environment variables.
+
 `check` and `whatif` are imported from their modules: a package attribute of the same name as a
 submodule would be replaced by the module on import.
 """
@@ -34,12 +38,15 @@ _EXPORTS = {
     "WhatIfResult": "compliance.whatif",
     "write_reports": "compliance.report",
     "verify": "compliance.integrity",
+    "Settings": "compliance.settings",
 }
 
 
-def open_store(location: Any, agreements: Any = None, *, write: bool = False):
-    """Open a store by path (or 'sample'). A new store tracks `agreements` (an ID, a clause-file path, an
-    Agreement, or a list of them; default: the bundled process); an existing store tracks what its log says."""
+def open_store(location: Any = None, agreements: Any = None, *, write: bool = False):
+    """Open a store by path, PostgreSQL URL or 'sample' (default: the `store` setting, COMPLIANCE_STORE, else
+    observations/observations.db). A new store tracks `agreements` (an ID, a clause-file path, an Agreement, or
+    a list of them; default: the `agreement` setting, else the bundled process); an existing store tracks what
+    its log says."""
     from .store import Store
 
     if isinstance(agreements, (str, bytes)) or hasattr(agreements, "__fspath__"):

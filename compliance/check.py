@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any, Iterable, Sequence
 
 from .agreement import Agreement, Amendment, Ending
-from .dates import today
+from .dates import day_param, today, utc_param
 from .errors import InputError
 from .evaluate import Context, evaluate
 from .evidence import Row
@@ -101,7 +101,7 @@ def evaluate_snapshot(snap: Snapshot, *, agreements: Sequence[Agreement] | None 
     changes (other rows, terms, amendments, attribution)."""
     evaluated = list(agreements) if agreements else list(snap.process.agreements)
     if since is not None and since > snap.as_of:
-        raise InputError(f"{since.isoformat()} is after the as-of date {snap.as_of.isoformat()}", "since")
+        raise InputError(f"{since.isoformat()} is after the as-of date {snap.as_of.isoformat()}", param="since")
     by_kind: dict[str, list[Row]] = defaultdict(list)
     for row in snap.rows if rows is None else rows:
         by_kind[row.kind].append(row)
@@ -122,11 +122,12 @@ def evaluate_snapshot(snap: Snapshot, *, agreements: Sequence[Agreement] | None 
 
 
 def resolve_agreements(store: Store, refs: Iterable[str | Path | Agreement] | None) -> list[Agreement]:
-    """The agreements a read evaluates: those named (tracked ones by ID, others by bundled ID or path), or every
-    agreement the store tracks."""
+    """The agreements a read evaluates: those named (tracked ones by ID, others by bundled ID or path; default:
+    the `agreement` setting, COMPLIANCE_AGREEMENT), or every agreement the store tracks."""
     from .clauses import load_agreement
+    from .settings import load
 
-    refs = list(refs or [])
+    refs = list(refs or load().agreement)
     if not refs:
         return list(store.process.agreements)
     chosen: list[Agreement] = []
@@ -144,11 +145,14 @@ def resolve_agreements(store: Store, refs: Iterable[str | Path | Agreement] | No
 
 
 def check(store: Store, *, as_of: dt.date | str | None = None, since: dt.date | str | None = None,
-          as_recorded: dt.datetime | None = None, without_amendments: bool = False,
+          as_recorded: dt.datetime | str | None = None, without_amendments: bool = False,
           agreements: Iterable[str | Path | Agreement] | None = None) -> CheckResult:
-    """Evaluate the obligations of the store's agreements (or those named), for each bearer, as of a date."""
+    """Evaluate the obligations of the store's agreements (or those named), for each bearer, as of a date (default:
+    today). Dates may be ISO text, read in the first agreement's time zone; `as_recorded` reads the log as it
+    stood at that UTC time."""
     chosen = resolve_agreements(store, agreements)
-    as_of = dt.date.fromisoformat(as_of) if isinstance(as_of, str) else as_of
-    since = dt.date.fromisoformat(since) if isinstance(since, str) else since
-    snap = snapshot(store, as_of, as_recorded, chosen)
+    tz = chosen[0].tz
+    recorded = utc_param(as_recorded, "as_recorded")
+    as_of, since = day_param(as_of, tz, "as_of"), day_param(since, tz, "since")
+    snap = snapshot(store, as_of, recorded, chosen)
     return evaluate_snapshot(snap, agreements=chosen, since=since, ignore_amendments=without_amendments)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import os
 import re
 from functools import lru_cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -87,20 +86,33 @@ def parse_day(value: object, tz: dt.tzinfo) -> dt.date:
     return parse_moment(value, tz)[0]
 
 
-TODAY_VARIABLE = "COMPLIANCE_TODAY"
+def day_param(value: dt.date | str | None, tz: dt.tzinfo, param: str) -> dt.date | None:
+    """A date parameter given as a date or ISO text (read in `tz`); InputError naming `param` otherwise."""
+    if value is None or (isinstance(value, dt.date) and not isinstance(value, dt.datetime)):
+        return value
+    try:
+        return parse_day(value, tz)
+    except InputError as error:
+        raise error.as_param(param) from None
+
+
+def utc_param(value: dt.datetime | str | None, param: str) -> dt.datetime | None:
+    """A UTC date-time parameter given as a date-time or ISO text; InputError naming `param` otherwise."""
+    if value is None:
+        return None
+    try:
+        return parse_utc(value, param)
+    except InputError as error:
+        raise error.as_param(param) from None
 
 
 def today(tz: dt.tzinfo) -> dt.date:
-    """Today's date in `tz`; COMPLIANCE_TODAY=YYYY-MM-DD pins it (for tests, and to replay a past run)."""
-    pinned = os.environ.get(TODAY_VARIABLE, "").strip()
-    if pinned:
-        try:
-            day = dt.date.fromisoformat(pinned)
-        except ValueError:
-            raise InputError(not_a_date(pinned, "a date (YYYY-MM-DD)"), TODAY_VARIABLE) from None
-        _check_year(day.year)
-        return day
-    return dt.datetime.now(tz).date()
+    """Today's date in `tz`; the `today` setting (COMPLIANCE_TODAY=YYYY-MM-DD) pins it (for tests, and to replay
+    a past run)."""
+    from .settings import load
+
+    pinned = load().today
+    return pinned if pinned is not None else dt.datetime.now(tz).date()
 
 
 def add_months(day: dt.date, months: int) -> dt.date:
@@ -123,7 +135,7 @@ def format_utc(moment: dt.datetime) -> str:
 
 
 def parse_utc(value: object, field: str = "recorded_at") -> dt.datetime:
-    """Read a UTC (or offset) date-time such as a `recorded_at` or `--as-recorded` value."""
+    """Read a UTC (or offset) date-time such as a `recorded_at` or an `as_recorded` value."""
     if isinstance(value, dt.datetime):
         moment = value
     elif isinstance(value, dt.date):

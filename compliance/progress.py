@@ -17,19 +17,18 @@ rich, or off a terminal, the iterable is returned unchanged.
 
 from __future__ import annotations
 
-import os
 import sys
 from contextlib import contextmanager
 from typing import Iterable, Iterator, TypeVar
 
 T = TypeVar("T")
 
-NO_PROGRESS_ENV = "COMPLIANCE_NO_PROGRESS"
-
-
 def enabled() -> bool:
-    """True when a bar would be shown: stderr is a terminal and progress is not switched off."""
-    if os.environ.get(NO_PROGRESS_ENV):
+    """True when a bar would be shown: stderr is a terminal and progress is not switched off (the `no_progress`
+    setting)."""
+    from .settings import load
+
+    if load().no_progress:
         return False
     try:
         return sys.stderr.isatty()

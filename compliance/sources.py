@@ -1,7 +1,7 @@
 """The source registry: known sources (ministries, agencies, outlets, international bodies) and their alignment.
 
 Two layers: the bundled registry (`compliance/sources.yaml`) and the monitor's own registry, a
-`sources.yaml` beside the store (or `--registry PATH` / `COMPLIANCE_SOURCES`). The monitor's
+`sources.yaml` beside the store (or a path given, or the `sources` setting: `COMPLIANCE_SOURCES`). The monitor's
 entries take precedence: a user entry that shares any name or alias with a bundled entry replaces
 that bundled entry, aliases included. Names match case-insensitively, with runs of whitespace read
 as one space.
@@ -14,7 +14,7 @@ import re
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
@@ -24,7 +24,6 @@ from .errors import InputError, StoreError
 from .resources import read_small_text
 from .yamlfile import load_yaml
 
-REGISTRY_ENV = "COMPLIANCE_SOURCES"
 REGISTRY_FILE = "sources.yaml"
 MAX_REGISTRY_BYTES = 5_000_000
 _PARTY_RE = re.compile(PARTY_CODE)
@@ -158,13 +157,16 @@ def bundled_path() -> Path:
     return Path(__file__).resolve().parent / REGISTRY_FILE
 
 
-def user_registry_path(registry: str | None, store: str | None) -> Path:
-    """The monitor's registry: `--registry`, else $COMPLIANCE_SOURCES, else `sources.yaml` beside the store."""
-    if registry:
-        return Path(registry).expanduser()
-    if os.environ.get(REGISTRY_ENV):
-        return Path(os.environ[REGISTRY_ENV]).expanduser()
-    if not store or store == "sample":
+def user_registry_path(registry: str | Path | None = None, store: str | None = None) -> Path:
+    """The monitor's registry: `registry` if given, else the `sources` setting (COMPLIANCE_SOURCES), else
+    `sources.yaml` beside the store (default: the `store` setting)."""
+    from .settings import load
+
+    settings = load({"sources": registry, "store": store})
+    if settings.sources is not None:
+        return settings.sources
+    store = settings.store
+    if store == "sample":
         return Path("observations") / REGISTRY_FILE
     return Path(store).expanduser().parent / REGISTRY_FILE
 
@@ -209,19 +211,71 @@ class Registry:
         """The user entry that replaces a bundled entry, if any."""
         return self._replaced.get(entry.name)
 
-    def alignment(self, source: str, give: str = "--source-party") -> str:
-        """The registered alignment of `source`; InputError (field source_party) telling how to add it."""
+    def alignment(self, source: str, give: str | None = None) -> str:
+        """The registered alignment of `source`; InputError (field source_party) telling how to add it, and
+        what to give instead (`give`; default: the parameter source_party)."""
         found = self.lookup(source)
         if found is None:
-            raise InputError(unknown_source_message(source, give), "source_party")
+            raise unknown_source_error(source, give)
         return found.entry.party
 
 
-def unknown_source_message(source: str, give: str = "--source-party") -> str:
-    """The error text for a source with no alignment given and none registered; `give` names the missing input."""
+def unknown_source_error(source: str, give: str | None = None) -> InputError:
+    """The error for a source with no alignment given and none registered; `give` words the missing input
+    (default: the parameter source_party)."""
     shown = source.replace('"', "'")
-    return (f"source {source!r} is not in the source registry and no source_party was given; give {give}, "
-            f"or register it: compliance sources add \"{shown}\" --party CODE")
+    named = "{source_party}" if give is None else give
+    return InputError(f"source {source!r} is not in the source registry and no source_party was given; give {named}, "
+                      f"or register it: {{register_source:{shown}}}", "source_party",
+                      mentions=("source_party", "register_source"))
+
+
+def source_rows(registry: Registry, party: str | None = None,
+                known_codes: Iterable[str] | Callable[[], Iterable[str]] = ()) -> list[dict[str, Any]]:
+    """The known sources as rows (name, party, aliases, type, note, origin, replaced_by): the monitor's first,
+    then the bundled ones; only those of `party` if given. A party no entry has, that is not among `known_codes`
+    either (the agreement's; a function giving them is called only then), is an InputError naming the parameter
+    `party` (a typo lists nothing)."""
+    rows = [source_row(e, registry.user_origin) for e in registry.user]
+    for entry in registry.bundled:
+        winner = registry.replaced_by(entry)
+        rows.append(source_row(entry, "bundled", winner.name if winner else None))
+    if party is None:
+        return rows
+    present = sorted({r["party"] for r in rows})
+    if party not in present:
+        from .observation import check_party_code
+
+        try:
+            known = known_codes() if callable(known_codes) else known_codes
+            check_party_code(party, "party", [*known, *present], allow_independent=True, declarable=False)
+        except InputError as error:
+            raise error.as_param("party") from None
+    return [r for r in rows if r["party"] == party]
+
+
+def source_row(entry: SourceEntry, origin: str, replaced_by: str | None = None) -> dict[str, Any]:
+    """One registry entry as a row of `sources list` (and its JSON)."""
+    return {"name": entry.name, "party": entry.party, "aliases": list(entry.aliases), "type": entry.type,
+            "note": entry.note, "origin": origin, "replaced_by": replaced_by}
+
+
+def register_source(path: Path, name: str, party: str, aliases: Iterable[str] = (), type_: str | None = None,
+                    note: str | None = None, *, known_codes: Iterable[str] = (),
+                    declared: Iterable[str] = ()) -> tuple[SourceEntry, dict[str, str]]:
+    """Add a source to the monitor's registry at `path` (`add_source`), its party checked against `known_codes`
+    and `declared` ones; the new entry, and the bundled entries it replaces (name: party)."""
+    from .observation import check_party_code
+
+    try:
+        check_party_code(party, "party", known_codes, declared, allow_independent=True)
+    except InputError as error:
+        raise error.as_param("party") from None
+    registry = load_registry(path)
+    before = [registry.lookup(n) for n in [name, *aliases]]
+    entry = add_source(path, name, party, aliases, type_, note)
+    return entry, {found.entry.name: found.entry.party for found in before
+                   if found is not None and found.origin == "bundled"}
 
 
 def load_registry(user_path: Path | None) -> Registry:
@@ -275,12 +329,12 @@ def add_source(path: Path, name: str, party: str, aliases: Iterable[str] = (), t
         entry = SourceEntry(name=name, party=party, aliases=list(aliases), type=type_, note=note)
     except ValidationError as error:
         first = error.errors()[0]
-        field = {"name": "NAME", "party": "--party", "aliases": "--alias", "type": "--type", "note": "--note"}.get(
-            str(first["loc"][0]) if first["loc"] else "", "source")
-        raise InputError(first["msg"].removeprefix("Value error, "), field) from None
+        name_of = {"name": "name", "party": "party", "aliases": "aliases", "type": "type_", "note": "note"}
+        param = name_of.get(str(first["loc"][0]) if first["loc"] else "")
+        raise InputError(first["msg"].removeprefix("Value error, "), None if param else "source", param=param) from None
     keys = entry.keys()
     if len(set(keys)) != len(keys):
-        raise InputError("an alias repeats the name or another alias", "--alias")
+        raise InputError("an alias repeats the name or another alias", param="aliases")
     text = _read(path) if path.exists() else ""
     existing = parse_registry(text, str(path))
     for other in existing:

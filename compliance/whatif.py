@@ -146,10 +146,12 @@ def whatif(scenario: Scenario | ScenarioFile | Mapping[str, Any] | str | Path, *
 
     scenario: a dict (keys as in the scenario file), a path (str or Path) to a YAML scenario file, a `Scenario`,
         or a `ScenarioFile` (from `read_scenario_file`).
-    store: a `Store`, a path to a store file, or "sample" for the bundled sample log; None opens the default
-        store (observations/observations.db), read-only. A path that does not exist reads as an empty log.
+    store: a `Store`, a path to a store file, or "sample" for the bundled sample log; None opens the store the
+        `store` setting names (COMPLIANCE_STORE, else observations/observations.db), read-only. A path that does
+        not exist reads as an empty log.
     agreements: which agreements to evaluate (IDs the store tracks, bundled IDs, clause-file paths or
-        `Agreement`s); default: every agreement the store tracks.
+        `Agreement`s); default: the `agreement` setting (COMPLIANCE_AGREEMENT), else every agreement the store
+        tracks.
 
     Returns a `WhatIfResult`: `baseline` and `scenario` checks, `changes` (verdicts that differ) and
     `scenario_digest`. Raises `ComplianceError` subclasses (an invalid scenario is an `InputError` naming the
@@ -158,7 +160,7 @@ def whatif(scenario: Scenario | ScenarioFile | Mapping[str, Any] | str | Path, *
     model = _scenario_model(scenario)
     if isinstance(store, Store):
         return evaluate_scenario(model, store, agreements=agreements)
-    db = Store.open(store, None, write=False)
+    db = Store.open(store, write=False)
     try:
         return evaluate_scenario(model, db, agreements=agreements)
     finally:

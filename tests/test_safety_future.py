@@ -78,4 +78,5 @@ def test_a_restore_keeps_its_history_whatever_the_clock(tmp_path):
 def test_a_pinned_today_that_is_no_date_is_refused():
     result = run("--store", "sample", "check", today="2021-02-30")
     assert result.exit_code == 2
-    assert result.stderr == "compliance: error: COMPLIANCE_TODAY: 2021-02-30 is not a day of the calendar\n"
+    assert result.stderr == ("compliance: error: COMPLIANCE_TODAY: is not a day of the calendar; set it to a date "
+                             "(YYYY-MM-DD), or unset it to use the clock\n")

@@ -10,8 +10,9 @@ from typing import TYPE_CHECKING, Any, Iterable, Iterator, NamedTuple
 
 from ..agreement import Agreement
 from ..errors import ComplianceError, InputError, StoreError
-from ..process import Process, as_process, bundled_process_ids, load_process
+from ..process import PROCESS, Process, as_process, bundled_process_ids, load_process
 from ..records import NewRecord, Record, genesis_digest
+from ..settings import DEFAULT_STORE, load as load_settings
 
 if TYPE_CHECKING:
     from contextlib import AbstractContextManager
@@ -19,7 +20,6 @@ if TYPE_CHECKING:
     from ..evidence import Row
 
 SCHEMA_VERSION = "3"
-DEFAULT_STORE = Path("observations") / "observations.db"
 SAMPLE = "sample"
 POSTGRES_SCHEMES = ("postgresql://", "postgres://")
 
@@ -66,7 +66,7 @@ def track_body(agreement: Agreement, durable: bool) -> dict[str, Any]:
         return {"agreement": agreement.id, "path": agreement.source_path}
     if durable:
         raise InputError(f"agreement {agreement.id} was not read from a clause file that can be read again (a pipe?): "
-                         "name its file's path to track it", "--agreement")
+                         "name its file's path to track it", param="agreements")
     return {"agreement": agreement.id}
 
 
@@ -111,16 +111,23 @@ class Store(ABC):
     # ---- opening -------------------------------------------------------------------------------
 
     @classmethod
-    def open(cls, location: str | Path | None, agreements: Any = None, *, write: bool = False) -> "Store":
-        """Open the store at `location`: a SQLite file path (default `observations/observations.db`), a PostgreSQL
-        URL (`postgresql://user@host:5432/db?schema=NAME`), or 'sample' (the bundled sample log, read-only).
+    def open(cls, location: str | Path | None = None, agreements: Any = None, *, write: bool = False) -> "Store":
+        """Open the store at `location`: a SQLite file path, a PostgreSQL URL
+        (`postgresql://user@host:5432/db?schema=NAME`), or 'sample' (the bundled sample log, read-only); default:
+        the `store` setting (COMPLIANCE_STORE, else `observations/observations.db`).
 
         `agreements` (an Agreement, a Process, or bundled IDs / clause-file paths) is what a new store tracks
-        (default: the bundled process); an existing store tracks what its log says. A store that does not exist
-        reads as an empty log; opened for writing, it is created by its first write."""
+        (default: the `agreement` setting, COMPLIANCE_AGREEMENT, else the bundled process); an existing store
+        tracks what its log says. A store that does not exist reads as an empty log; opened for writing, it is
+        created by its first write."""
+        if location is None or (agreements is None):
+            settings = load_settings()
+            location = settings.store if location is None else location
+            agreements = list(settings.agreement) or None if agreements is None else agreements
         if str(location) == SAMPLE:
             if write:
-                raise InputError("the sample log is read-only; use --store PATH to write", "--store")
+                raise InputError("the sample log is read-only; use {location:PATH} to write", param="location",
+                                 mentions=("location",))
             return cls.sample()
         if is_server_location(location):
             from .postgres import PostgresStore
@@ -128,7 +135,7 @@ class Store(ABC):
             return PostgresStore.connect(str(location), agreements, write=write)
         from .sqlite import SQLiteStore
 
-        return SQLiteStore.open_file(Path(location) if location else DEFAULT_STORE, agreements, write=write)
+        return SQLiteStore.open_file(Path(location) if str(location) else DEFAULT_STORE, agreements, write=write)
 
     @classmethod
     def memory(cls, agreements: Any = None) -> "Store":
@@ -145,7 +152,7 @@ class Store(ABC):
         from ..resources import sample_log
 
         path = sample_log()
-        first = load_process(["nov-10-2020"])
+        first = load_process([PROCESS[0]])  # the log the sample holds: of the process's first agreement
         store = cls.memory(first)
         records = read_jsonl(path.read_text(encoding="utf-8").splitlines(), first, str(path))
         store.append(records, recorded_by="sample")
@@ -172,26 +179,33 @@ class Store(ABC):
 
     # ---- writing -------------------------------------------------------------------------------
 
-    def append(self, records: Iterable[NewRecord], recorded_by: str) -> list[str]:
+    def append(self, records: Iterable[NewRecord], recorded_by: str | None = None) -> list[str]:
         """Append records in one transaction: all are stored, or none. Returns their IDs (not those of the
-        `track` records a new store writes first). `recorded_by` is the monitor's name (on a server store, the
-        authenticated role is `recorded_by` and this name is kept beside it as `recorded_as`)."""
-        return self._write(records, recorded_by, keep_ids=True)[0]
+        `track` records a new store writes first). `recorded_by` is the monitor's name (default: the `monitor`
+        setting, COMPLIANCE_MONITOR, else the user name; on a server store, the authenticated role is
+        `recorded_by` and this name is kept beside it as `recorded_as`)."""
+        return self._write(records, recorded_by or load_settings().recorded_by(), keep_ids=True)[0]
 
-    def import_records(self, records: Iterable[NewRecord], recorded_by: str) -> int:
+    def import_records(self, records: Iterable[NewRecord], recorded_by: str | None = None) -> int:
         """Append a stream of records (read once, never held whole) in one transaction, all or none; how many.
 
         The chain is locked before the first record is read; an error raised while reading the stream (a bad
-        line) rolls everything back."""
-        return self._write(records, recorded_by, keep_ids=False)[1]
+        line) rolls everything back. `recorded_by` as for `append`."""
+        return self._write(records, recorded_by or load_settings().recorded_by(), keep_ids=False)[1]
 
     @abstractmethod
     def _write(self, records: Iterable[NewRecord], recorded_by: str, keep_ids: bool) -> tuple[list[str], int]:
         raise NotImplementedError
 
+    def grant(self, right: str, role: str) -> None:
+        """Give a server role a right on this store (monitor, reader or owner): a PostgreSQL store's; a SQLite
+        store is a file, and its file permissions say who may read or write it."""
+        raise InputError("rights are a PostgreSQL store's: a SQLite store is a file, and its file permissions say "
+                         "who may read or write it", param="location")
+
     def _check_writable(self) -> None:
         if not self.writable:
-            raise InputError("this store is read-only", "--store")
+            raise InputError("this store is read-only", param="location")
 
     # ---- reading -------------------------------------------------------------------------------
 
