@@ -9,7 +9,7 @@ from typing import Any, Sequence
 
 from .agreement import Agreement, Amendment, Ending, Obligation
 from .clauses import describe_value
-from .dates import today
+from .dates import day_param, today
 from .errors import UnknownReferenceError
 from .records import AMENDMENT, ENDING
 from .terms import AgreementState, agreement_state
@@ -116,21 +116,26 @@ def links_to(views: Sequence[AgreementView], agreement_id: str, obligation_id: s
             if target in getattr(ob, kind)]
 
 
-def agreement_views(store: Any, agreements: Sequence[Agreement], as_of: dt.date | None = None) -> list[AgreementView]:
-    """The agreements as of a date (default: today), with the amendments and endings the store's log records."""
+def agreement_views(store: Any, agreements: Sequence[Agreement] | None = None,
+                    as_of: dt.date | str | None = None) -> list[AgreementView]:
+    """The agreements (default: those `check` would evaluate) as of a date (default: today; ISO text is read in
+    the first agreement's time zone), with the amendments and endings the store's log records. Only those
+    records are read, not the evidence."""
+    from .check import resolve_agreements
     from .exchange import amendment_model, ending_model
 
-    day = as_of or today(agreements[0].tz)
+    agreements = list(agreements) if agreements else resolve_agreements(store, None)
+    day = day_param(as_of, agreements[0].tz, "as_of") or today(agreements[0].tz)
     head = store.head()
     process = store.process
+    amendment_records, ending_records = store.agreement_records(head, AMENDMENT), store.agreement_records(head, ENDING)
     views = []
     for agreement in agreements:
         ids = {ob.id for ob in agreement.obligations}
         vocabulary = process if agreement.id in process.ids else agreement
-        amendments = list(agreement.amendments) + [amendment_model(r, vocabulary) for r in
-                                                   store.agreement_records(head, AMENDMENT)
+        amendments = list(agreement.amendments) + [amendment_model(r, vocabulary) for r in amendment_records
                                                    if r.body.get("obligation") in ids]
-        endings = list(agreement.endings) + [ending_model(r) for r in store.agreement_records(head, ENDING)
+        endings = list(agreement.endings) + [ending_model(r) for r in ending_records
                                              if r.body.get("obligation") in ids]
         superseded = {e.supersedes for e in endings if e.supersedes}  # a corrected ending no longer applies
         endings = [e for e in endings if e.id not in superseded]
@@ -146,4 +151,4 @@ def find_obligation(views: Sequence[AgreementView], obligation_id: str) -> tuple
         if ob is not None:
             return view, ob
     known = ", ".join(ob.id for view in views for ob in view.agreement.obligations)
-    raise UnknownReferenceError(f"unknown obligation {obligation_id!r} (known: {known})", "ID")
+    raise UnknownReferenceError(f"unknown obligation {obligation_id!r} (known: {known})", param="obligation_id")

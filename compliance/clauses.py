@@ -12,7 +12,6 @@ from pydantic import ValidationError
 
 from .agreement import Agreement, Template, validate_agreement
 from .errors import ClauseFileError, StoreError, UnknownReferenceError
-from .language import bundled_templates
 from .resources import clauses_dir, read_small_text
 from .yamlfile import YamlDocument, first_validation_error, load_yaml
 
@@ -76,7 +75,7 @@ def clause_path(ref: str | Path) -> Path:
     if candidate.exists():  # a file, or a pipe (`<(...)`), a device, a socket: read as it comes
         return candidate
     raise UnknownReferenceError(
-        f"no bundled agreement or clause file {text!r} (bundled: {', '.join(bundled_ids()) or 'none'})", "--agreement")
+        f"no bundled agreement or clause file {text!r} (bundled: {', '.join(bundled_ids()) or 'none'})", param="agreements")
 
 
 def load_agreement(ref: str | Path) -> Agreement:
@@ -146,11 +145,6 @@ def validate_clause_file(path: str | Path) -> ValidationReport:
     doc = load_yaml(_read(file), str(path), ClauseFileError)
     agreement = _validate(doc)
     return ValidationReport(agreement, str(path), lint(agreement, doc))
-
-
-def template_names() -> list[str]:
-    """The bundled templates' names."""
-    return sorted(bundled_templates())
 
 
 def describe_value(value: Any) -> str:

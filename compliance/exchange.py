@@ -49,10 +49,33 @@ def refusing_future(records: Iterable[NewRecord], today: dt.date, where: str | N
             obs = record.observation
             day = obs.day.isoformat() if obs is not None else record.columns[2] if record.columns else None
             if day is not None and day > limit:
-                place = f"{where}:{record.line}: date" if where is not None and record.line is not None else "date"
+                located = where is not None and record.line is not None
                 raise InputError(f"{record.body['date']} is after today ({limit} in the agreement's time zone); an "
-                                 "observation records what has already happened", place)
+                                 "observation records what has already happened", "date",
+                                 file=where if located else None, line=record.line if located else None)
         yield record
+
+
+def correction_record(current: Record, changes: dict[str, Any], agreement: Agreement | Process,
+                      declared: frozenset[str] = frozenset(), attributes: Iterable[str] = ()) -> NewRecord:
+    """The corrected copy of observation `current`: its fields with `changes` applied (None values are no change;
+    a new count `value` replaces a range `low`/`high`, and a range a count), attributes given as `name=value`
+    texts (`name=` drops one), validated and superseding it."""
+    from .observation import attributes_from_text
+
+    if current.type != OBSERVATION:
+        raise InputError(f"record {current.id} is a {current.type}, not an observation", param="observation_id")
+    changes = {key: value for key, value in changes.items() if value is not None}
+    fields = {key: value for key, value in current.body.items() if key != "supersedes"}
+    if "value" in changes and "low" not in changes:
+        fields.pop("low", None), fields.pop("high", None)
+    if ("low" in changes or "high" in changes) and "value" not in changes:
+        fields.pop("value", None)
+    fields.update(changes)
+    attributes = list(attributes)
+    if attributes:
+        fields["attributes"] = attributes_from_text(attributes, fields["kind"], agreement, fields.get("attributes") or {})
+    return observation_record(fields, agreement, declared, supersedes=current.id)
 
 
 def retraction_record(target: str | int, reason: Any, **store_fields: Any) -> NewRecord:
@@ -382,7 +405,7 @@ def iter_jsonl(lines: Iterable[str | bytes], agreement: Agreement | Process, whe
                 if record.is_restore and record.id != track_id(tracked.id):
                     raise InputError(f"a track record's ID is {track_id(tracked.id)}, got {record.id!r}", "id")
         except ComplianceError as error:
-            raise error.located(f"{where}:{number}") from None
+            raise error.at(where, number) from None
         object.__setattr__(record, "line", number)  # a record parse_line has just made, shared with nothing
         restore = not (record.id is None and record.recorded_at is None and record.recorded_by is None
                        and record.hash is None)  # record.is_restore, without a generator per line
@@ -390,7 +413,8 @@ def iter_jsonl(lines: Iterable[str | bytes], agreement: Agreement | Process, whe
             first_restore, first_line = restore, number
         if restore != first_restore:
             raise InputError("store fields (id, recorded_at, recorded_by, hash) must be on every line or on none "
-                             f"(line {first_line} {'has' if first_restore else 'has none'})", f"{where}:{number}")
+                             f"(line {first_line} {'has' if first_restore else 'has none'})", file=where,
+                             line=number)
         yield record
 
 
@@ -486,7 +510,8 @@ def plan_reimport(records: list[NewRecord], store: Any, where: str | None = None
             duplicates += 1
         else:
             raise InputError(f"external_id {external} is also on line {earlier.line} with different content; a "
-                             "file holds each event once", f"{where}:{record.line}" if where else "external_id")
+                             "file holds each event once", None if where else "external_id",
+                                 file=where, line=record.line if where else None)
     if not wanted and not read_log:
         return ImportPlan(list(records), len(records), 0, duplicates, 0)
     logged: dict[str, list[Record]] = {}
@@ -535,7 +560,8 @@ def planning_reimport(records: Iterable[NewRecord], store: Any, where: str | Non
         if earlier is not None:
             if earlier[0] != content:
                 raise InputError(f"external_id {external} is also on line {earlier[1]} with different content; a "
-                                 "file holds each event once", f"{where}:{record.line}" if where else "external_id")
+                                 "file holds each event once", None if where else "external_id",
+                                 file=where, line=record.line if where else None)
             plan.unchanged += 1
             continue
         seen[external] = (content, record.line)

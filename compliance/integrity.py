@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .dates import format_utc, parse_utc
-from .errors import ComplianceError, InputError, IntegrityError
+from .errors import ComplianceError, InputError, IntegrityError, StoreError
 from .exchange import agreement_of_track, amendment_record, ending_record, retraction_record, track_record
 from .observation import parse_observation
 from .process import Process
@@ -114,7 +114,7 @@ def _check_id(seq: int, record_id: str, record_type: str, body: dict[str, Any], 
     elif record_type == TRACK:
         agreement_id = body.get("agreement") if isinstance(body, dict) else None
         if not isinstance(agreement_id, str) or record_id != track_id(agreement_id):
-            raise _fail(record_id, f"a track record's ID must be <agreement>-T, for the agreement it tracks")
+            raise _fail(record_id, "a track record's ID must be <agreement>-T, for the agreement it tracks")
     else:
         letter = "A" if record_type == AMENDMENT else "E"
         obligation = body.get("obligation") if isinstance(body, dict) else None
@@ -278,11 +278,14 @@ def verify(store: Store, expect_head: str | None = None) -> VerifyReport:
     """Check the whole log (see the module docstring); raise IntegrityError at the first mismatch.
 
     `expect_head` is a chain head published earlier (a report's `log_digest`): the log must contain it,
-    which is what catches a log rewritten from some record onwards with every hash recomputed.
+    which is what catches a log rewritten from some record onwards with every hash recomputed. A store that
+    does not exist is a StoreError: verifying nothing would hide a wrong location.
     """
+    if not store.exists:
+        raise StoreError("no store here (nothing to verify)", store.where)
     if expect_head is not None and not _DIGEST.fullmatch(expect_head):
         raise InputError(f"{_show(expect_head)} is not a chain head (sha256: and 64 hexadecimal digits, as a "
-                         "report's log_digest)", "--head")
+                         "report's log_digest)", param="expect_head")
     state = _Walk(head=store.genesis(), endings={e.id: e.obligation for a in store.process.agreements for e in a.endings})
     seen_expected = expect_head is None or expect_head == state.head
     with store.reading():
@@ -311,6 +314,6 @@ def verify(store: Store, expect_head: str | None = None) -> VerifyReport:
             raise IntegrityError(problem, "evidence summary")
     if not seen_expected:
         raise IntegrityError(f"chain head {expect_head} is not in this log: the log was rewritten or cut short "
-                             f"since that head was published (it now ends at {state.head})", "--head")
+                             f"since that head was published (it now ends at {state.head})", param="expect_head")
     return VerifyReport(agreement=store.process.first.id, records=len(state.types), head=state.head,
                         last_seq=state.seq, by_type=dict(state.by_type))

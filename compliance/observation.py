@@ -284,13 +284,13 @@ def _unit(declared: Any) -> str:
 
 
 def attributes_from_text(texts: Iterable[str], kind: str, vocabulary: "Vocabulary",
-                         current: dict[str, Any] | None = None, option: str = "--attr") -> dict[str, Any]:
-    """Attributes given as `name=value` texts (the command line's `--attr`), typed and checked against the kind's
-    declaration, over `current` (a corrected observation's attributes; `name=` with no value drops one).
-    InputError naming `option` (and the attribute) otherwise."""
+                         current: dict[str, Any] | None = None, param: str = "attributes") -> dict[str, Any]:
+    """Attributes given as `name=value` texts, typed and checked against the kind's declaration, over `current`
+    (a corrected observation's attributes; `name=` with no value drops one). InputError naming the parameter
+    `param` (and the attribute) otherwise."""
     spec = check_kind(kind, vocabulary)
     if not spec.attributes:
-        raise InputError(f"kind {kind!r} declares no attributes", option)
+        raise InputError(f"kind {kind!r} declares no attributes", param=param)
     declared = ", ".join(spec.attributes)
     result = dict(current or {})
     given: set[str] = set()
@@ -298,12 +298,12 @@ def attributes_from_text(texts: Iterable[str], kind: str, vocabulary: "Vocabular
         name, equals, value = text.partition("=")
         name = name.strip()
         if not equals or not name:
-            raise InputError(f"{text!r} is not NAME=VALUE (kind {kind!r} declares {declared})", option)
+            raise InputError(f"{text!r} is not NAME=VALUE (kind {kind!r} declares {declared})", param=param)
         if name in given:
-            raise InputError(f"attribute {name!r} is given twice", option)
+            raise InputError(f"attribute {name!r} is given twice", param=param)
         given.add(name)
         if name not in spec.attributes:
-            raise InputError(f"kind {kind!r} declares no attribute {name!r} (declared: {declared})", option)
+            raise InputError(f"kind {kind!r} declares no attribute {name!r} (declared: {declared})", param=param)
         if not value.strip() and current is not None:
             result.pop(name, None)
             continue
@@ -311,7 +311,7 @@ def attributes_from_text(texts: Iterable[str], kind: str, vocabulary: "Vocabular
             result[name] = _attribute_value(parse_attribute_text(spec, kind, name, value), spec.attributes[name],
                                             f"attributes.{name}")
         except InputError as error:
-            raise InputError(error.reason, f"{option} {name}") from None
+            raise error.as_param((param, name)) from None
     return result
 
 
@@ -367,8 +367,8 @@ def check_party_code(code: str, field: str, known: Iterable[str], declared: Iter
         raise InputError(f"unknown party code {code!r}: codes are case-sensitive; did you mean {meant}?", field)
     if not _PARTY_RE.match(code):
         raise InputError(f"{code!r} is not a party code (pattern {PARTY_CODE}{' or independent' if allow_independent else ''})", field)
-    hint = f"; declare a new actor with --declare {code}" if declarable else ""
-    raise InputError(f"unknown party code {code!r} (known: {', '.join(listed)}{hint})", field)
+    hint = f"; declare a new actor with {{declared:{code}}}" if declarable else ""
+    raise InputError(f"unknown party code {code!r} (known: {', '.join(listed)}{hint})", field, mentions=("declared",))
 
 
 def check_kind(kind: str, agreement: Agreement, field: str = "kind") -> Any:

@@ -78,52 +78,52 @@ def month_to_date(day: dt.date) -> Period:
     return Period(day.replace(day=1), day, "to-date", day.isoformat())
 
 
-def _bad(text: str, option: str, what: str) -> InputError:
-    return InputError(f"{text!r} is not {what}", option)
+def _bad(text: str, param: str, what: str) -> InputError:
+    return InputError(f"{text!r} is not {what}", param=param)
 
 
-def _year(year: int, text: str, option: str) -> None:
+def _year(year: int, text: str, param: str) -> None:
     if not EARLIEST_YEAR <= year <= LATEST_YEAR:
-        raise InputError(f"{text!r}: year {year} is outside {EARLIEST_YEAR}-{LATEST_YEAR}", option)
+        raise InputError(f"{text!r}: year {year} is outside {EARLIEST_YEAR}-{LATEST_YEAR}", param=param)
 
 
-def parse_period(text: str, option: str = "--period") -> Period:
-    """A month (`YYYY-MM`) or a quarter (`YYYY-Qn`); InputError naming `option` otherwise."""
+def parse_period(text: str, param: str = "period") -> Period:
+    """A month (`YYYY-MM`) or a quarter (`YYYY-Qn`); InputError naming the parameter `param` otherwise."""
     value = (text or "").strip()
     found = _MONTH.match(value)
     if found and 1 <= int(found.group(2)) <= 12:
-        _year(int(found.group(1)), value, option)
+        _year(int(found.group(1)), value, param)
         return month(dt.date(int(found.group(1)), int(found.group(2)), 1))
     found = _QUARTER.match(value)
     if found:
-        _year(int(found.group(1)), value, option)
+        _year(int(found.group(1)), value, param)
         return quarter(dt.date(int(found.group(1)), 3 * int(found.group(2)) - 2, 1))
-    raise _bad(text, option, "a month (YYYY-MM) or quarter (YYYY-Qn)")
+    raise _bad(text, param, "a month (YYYY-MM) or quarter (YYYY-Qn)")
 
 
-def parse_bound(text: str, option: str) -> Period:
-    """A `--from`/`--to` value: a date (`YYYY-MM-DD`, as a one-day span), a month or a quarter."""
+def parse_bound(text: str, param: str) -> Period:
+    """A series' `start` or `end`: a date (`YYYY-MM-DD`, as a one-day span), a month or a quarter."""
     value = (text or "").strip()
     if _DAY.match(value):
         try:
             day = dt.date.fromisoformat(value)
         except ValueError:
-            raise InputError(not_a_date(value, "a date (YYYY-MM-DD)"), option) from None
-        _year(day.year, value, option)
+            raise InputError(not_a_date(value, "a date (YYYY-MM-DD)"), param=param) from None
+        _year(day.year, value, param)
         return Period(day, day, "to-date", day.isoformat())
     try:
-        return parse_period(value, option)
+        return parse_period(value, param)
     except InputError:
-        raise _bad(text, option, "a date (YYYY-MM-DD), month (YYYY-MM) or quarter (YYYY-Qn)") from None
+        raise _bad(text, param, "a date (YYYY-MM-DD), month (YYYY-MM) or quarter (YYYY-Qn)") from None
 
 
 def series(start: str, end: str, every: str) -> list[Period]:
     """The months or quarters from the one containing `start` to the one containing `end`, in order."""
     if every not in EVERY:
-        raise InputError(f"{every!r} is not one of: {', '.join(EVERY)}", "--every")
-    first, last = parse_bound(start, "--from"), parse_bound(end, "--to")
+        raise InputError(f"{every!r} is not one of: {', '.join(EVERY)}", param="every")
+    first, last = parse_bound(start, "start"), parse_bound(end, "end")
     if first.start > last.end:
-        raise InputError(f"{start} is after --to {end}", "--from")
+        raise InputError(f"{start} is after {{end}} {end}", param="start", mentions=("end",))
     step = month if every == "month" else quarter
     periods = [step(first.start)]
     while periods[-1].end < last.end:

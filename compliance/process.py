@@ -41,12 +41,12 @@ class Process:
 
     def _add(self, agreement: Agreement) -> None:
         if any(a.id == agreement.id for a in self.agreements):
-            raise InputError(f"agreement {agreement.id} is tracked already", "--agreement")
+            raise InputError(f"agreement {agreement.id} is tracked already", param="agreements")
         for ob in agreement.obligations:
             owner = self.obligation_owner(ob.id)
             if owner is not None:
                 raise InputError(f"obligation ID {ob.id} of {agreement.id} is also an obligation of {owner.id}; "
-                                 "obligation IDs must be unique across the agreements a store tracks", "--agreement")
+                                 "obligation IDs must be unique across the agreements a store tracks", param="agreements")
         for kind, spec in agreement.kinds.items():
             for other in self.agreements:
                 theirs = other.kinds.get(kind)
@@ -55,7 +55,7 @@ class Process:
                     field = next(k for k in mine if mine[k] != known.get(k))
                     raise InputError(f"kind {kind!r} is declared differently by {other.id} and {agreement.id} "
                                      f"({field}: {known.get(field)!r} vs {mine[field]!r}); one process has one "
-                                     "vocabulary", "--agreement")
+                                     "vocabulary", param="agreements")
         self.agreements = (*self.agreements, agreement)
         self.__dict__.pop("kinds", None)
         self.__dict__.pop("known_codes", None)
@@ -70,7 +70,7 @@ class Process:
     def first(self) -> Agreement:
         """The first tracked agreement: its ID names the log's genesis, its time zone reads naive date-times."""
         if not self.agreements:
-            raise InputError("no agreement is tracked yet", "--agreement")
+            raise InputError("no agreement is tracked yet", param="agreements")
         return self.agreements[0]
 
     @property
@@ -103,7 +103,7 @@ class Process:
             if agreement.id == agreement_id:
                 return agreement
         raise UnknownReferenceError(f"the store does not track {agreement_id!r} (tracked: {', '.join(self.ids)})",
-                                    "--agreement")
+                                    param="agreements")
 
     def obligation_owner(self, obligation_id: str) -> Agreement | None:
         """The tracked agreement an obligation ID belongs to, or None."""
@@ -141,11 +141,3 @@ def load_process(refs: Iterable[str | Path]) -> Process:
 
     return Process([load_agreement(ref) for ref in refs])
 
-
-def split_refs(values: Iterable[str] | str | None) -> list[str]:
-    """`--agreement` values: repeatable, each possibly comma-separated; empty parts dropped."""
-    if values is None:
-        return []
-    if isinstance(values, str):
-        values = [values]
-    return [part.strip() for value in values for part in str(value).split(",") if part.strip()]

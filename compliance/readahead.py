@@ -16,7 +16,6 @@ import pickle
 import signal
 from typing import Any, Callable, Iterable, Iterator, NoReturn
 
-from . import errors
 from .errors import ComplianceError, StoreError
 from .exchange import iter_jsonl
 from .records import OBSERVATION, NewRecord
@@ -55,9 +54,7 @@ def validated_records(open_lines: Callable[[], Iterable[bytes]], agreement: Any,
                     yield NewRecord(record_type, body, None, target, record_id, recorded_at, recorded_by, digest, line,
                                     recorded_as, body_json, columns)
             elif kind == "error":
-                name, reason, location = payload
-                error_type = getattr(errors, name, ComplianceError)
-                raise error_type(reason, location)
+                raise payload
             elif kind == "failed":
                 raise RuntimeError(payload)
             else:
@@ -95,7 +92,7 @@ def _read(sender: Any, open_lines: Callable[[], Iterable[bytes]], agreement: Any
             sender.send_bytes(pickle.dumps(("records", chunk), protocol=5))
         sender.send_bytes(pickle.dumps(("end", None), protocol=5))
     except ComplianceError as error:
-        _send(sender, ("error", (type(error).__name__, error.reason, error.where)))
+        _send(sender, ("error", error))  # pickled whole: its location and mentions stay data
     except BaseException as error:  # a bug, reported by the importing process
         _send(sender, ("failed", f"{type(error).__name__}: {error}"))
     finally:

@@ -49,7 +49,6 @@ HYPOTHETICAL_PREFIX = "h"
 
 _DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _PARTY_RE = re.compile(PARTY_CODE)
-_DECLARE_HINT = re.compile(r"with --declare (\S+)\)$")
 
 
 # ---- field types ---------------------------------------------------------------------------------
@@ -233,11 +232,6 @@ def read_scenario_file(path: str | Path) -> ScenarioFile:
     return read_scenario_text(read_small_text(Path(path), MAX_SCENARIO_BYTES, InputError), str(path))
 
 
-def parse_scenario_text(text: str, where: str) -> Scenario:
-    """Load scenario YAML (see `read_scenario_text`) and check its structure."""
-    return read_scenario_text(text, where).scenario
-
-
 def load_scenario(path: str | Path) -> Scenario:
     """Read and check a scenario file; errors name the file as given, the line and the field."""
     return read_scenario_file(path).scenario
@@ -314,15 +308,21 @@ def _check_code(code: str, field: str, agreement: Any, declared: frozenset[str])
         raise UnknownReferenceError(f"unknown actor code {code!r} (known: {known}; declare it under `declare`)", field)
 
 
+def _scenario_words(name: str, value: str | None) -> str:
+    """A parameter an added observation's error names, in the scenario's words (`declared` is its `declare`)."""
+    if name == "declared":
+        return f"declare: [{value}] in the scenario" if value is not None else "declare"
+    return name if value is None else f"{name} {value}"
+
+
 def _resolve_add(scenario: Scenario, agreement: Any, declared: frozenset[str]) -> tuple[Observation, ...]:
     observations = []
     for index, data in enumerate(scenario.add):
         try:
             observations.append(parse_observation(data, agreement, declared))
         except ComplianceError as error:
-            path = f"add.{index}" + (f".{error.where}" if error.where else "")
-            reason = _DECLARE_HINT.sub(r"with declare: [\1] in the scenario)", error.reason)
-            raise type(error)(reason, path) from None
+            where, reason = error.describe(_scenario_words)
+            raise type(error)(reason, f"add.{index}" + (f".{where}" if where else "")) from None
     return tuple(observations)
 
 

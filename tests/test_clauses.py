@@ -89,10 +89,10 @@ def test_load_by_path_and_by_folder(tmp_path):
     assert load_agreement(str(folder)).id == "my-agreement"
 
 
-def test_unknown_agreement_names_the_option():
+def test_unknown_agreement_names_the_parameter():
     with pytest.raises(UnknownReferenceError) as error:
         load_agreement("no-such-agreement")
-    assert error.value.where == "--agreement"
+    assert error.value.param == "agreements"
 
 
 def _mutated(change) -> str:

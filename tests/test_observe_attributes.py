@@ -116,5 +116,5 @@ def test_the_library_reads_attribute_texts_against_the_declaration() -> None:
     assert attributes_from_text(["calibre_mm=+152", " distance_km = 4 "], "weapons.position", AGREEMENT) == {
         "calibre_mm": 152, "distance_km": 4}
     with pytest.raises(InputError) as caught:
-        attributes_from_text(["calibre_mm=1"], "talks.meeting", AGREEMENT, option="attributes")
+        attributes_from_text(["calibre_mm=1"], "talks.meeting", AGREEMENT)
     assert (caught.value.where, caught.value.reason) == ("attributes", "kind 'talks.meeting' declares no attributes")

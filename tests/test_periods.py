@@ -70,17 +70,17 @@ def test_month_and_quarter_of_a_day():
 
 @pytest.mark.parametrize("text", ["2021-13", "2021-00", "2021-Q5", "2021-Q0", "2021-7", "July 2021", "", "2021-07-01",
                                   "21-07", "2021/07"])
-def test_bad_period_names_the_option(text):
+def test_bad_period_names_the_parameter(text):
     with pytest.raises(InputError) as caught:
         parse_period(text)
-    assert caught.value.where == "--period"
+    assert caught.value.param == caught.value.where == "period"
     assert caught.value.reason == f"{text!r} is not a month (YYYY-MM) or quarter (YYYY-Qn)"
 
 
 def test_bad_period_message_is_exact():
     with pytest.raises(InputError) as caught:
         parse_period("2021-13")
-    assert str(caught.value) == "--period: '2021-13' is not a month (YYYY-MM) or quarter (YYYY-Qn)"
+    assert str(caught.value) == "period: '2021-13' is not a month (YYYY-MM) or quarter (YYYY-Qn)"
 
 
 def test_year_out_of_range():
@@ -114,13 +114,13 @@ def test_series_periods_are_contiguous():
 def test_bad_series():
     with pytest.raises(InputError) as caught:
         series("2022-01", "2021-01", "month")
-    assert caught.value.where == "--from"
+    assert (caught.value.where, caught.value.reason) == ("start", "2022-01 is after end 2021-01")
     with pytest.raises(InputError) as caught:
         series("2021-01", "2021-02-30", "month")
-    assert caught.value.where == "--to"
+    assert caught.value.where == "end"
     with pytest.raises(InputError) as caught:
         series("2021-01", "2021-02", "week")
-    assert caught.value.where == "--every"
+    assert caught.value.where == "every"
     with pytest.raises(InputError) as caught:
-        parse_bound("soon", "--from")
+        parse_bound("soon", "start")
     assert caught.value.reason == "'soon' is not a date (YYYY-MM-DD), month (YYYY-MM) or quarter (YYYY-Qn)"

@@ -225,15 +225,16 @@ def test_periods_that_cannot_be_reported(agreement, tmp_path):
     store = fixture_store(agreement)
     with pytest.raises(InputError) as caught:
         write_reports(store, tmp_path, period="2021-08", today=dt.date(2021, 7, 15), charts=False)
-    assert (caught.value.where, caught.value.reason) == ("--period", "2021-08 has not begun (today is 2021-07-15)")
+    assert (caught.value.param, caught.value.reason) == ("period", "2021-08 has not begun (today is 2021-07-15)")
     with pytest.raises(InputError, match="entered into force on 2020-11-10"):
         write_reports(store, tmp_path, period="2020-10", today=TODAY, charts=False)
     with pytest.raises(InputError) as caught:
         write_reports(store, tmp_path, period="2021-07", as_of="2021-07-01", today=TODAY, charts=False)
-    assert caught.value.where == "--as-of"
+    assert (caught.value.param, caught.value.reason) == ("as_of", "give one of as_of, period or start/end (got as_of, "
+                                                              "period)")
     with pytest.raises(InputError) as caught:
         write_reports(store, tmp_path, start="2021-01", today=TODAY, charts=False)
-    assert caught.value.where == "--to"
+    assert (caught.value.param, caught.value.reason) == ("end", "a series needs both start and end")
     assert not list(tmp_path.iterdir())
 
 

@@ -95,7 +95,7 @@ def test_as_of_a_future_date_is_reported_as_of_today(tmp_path):
 def test_as_of_a_date_whose_month_has_not_begun_is_refused(tmp_path):
     with pytest.raises(InputError) as caught:
         write_reports(fixture_store(), tmp_path, as_of="2021-08-03", today=dt.date(2021, 7, 15), charts=False)
-    assert (caught.value.where, caught.value.reason) == ("--as-of", "2021-08-03 has not begun (today is 2021-07-15)")
+    assert (caught.value.param, caught.value.reason) == ("as_of", "2021-08-03 has not begun (today is 2021-07-15)")
     assert not list(tmp_path.iterdir())
 
 

@@ -11,6 +11,7 @@ import yaml
 from typer.testing import CliRunner
 
 from compliance.cli import app
+from compliance.cli.common import cli_words
 from compliance.errors import InputError
 from compliance.sources import add_source, load_registry, normalise, parse_registry, user_registry_path
 
@@ -54,7 +55,8 @@ def test_an_unknown_source_is_not_guessed(bundled):
     with pytest.raises(InputError) as error:
         bundled.alignment("Unknown Daily")
     assert error.value.where == "source_party"
-    assert 'compliance sources add "Unknown Daily" --party CODE' in error.value.reason
+    assert 'register it: compliance.sources.add_source(path, "Unknown Daily", party)' in error.value.reason
+    assert 'compliance sources add "Unknown Daily" --party CODE' in error.value.describe(cli_words)[1]
 
 
 def test_normalise_folds_case_and_whitespace_only():

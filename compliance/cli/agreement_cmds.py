@@ -10,8 +10,8 @@ from typing import Iterator, Optional
 import typer
 
 from . import app
-from .common import (AgreementOption, AsOption, StoreOption, handles_errors, open_store, parse_date_option, resolve,
-                     selected_agreements)
+from .common import (AgreementOption, AsOption, StoreOption, handles_errors, open_store, resolve,
+                     selected_agreements, store_vocabulary)
 
 clauses_app = typer.Typer(help="The agreements' obligations, their text, terms in force, amendments and endings.\n\n"
                                "Example: compliance clauses show P6-kalbajar-return", no_args_is_help=True)
@@ -24,13 +24,11 @@ class ClauseFormat(str, Enum):
 
 
 def _state(ctx: typer.Context, store: Optional[str], agreement: Optional[list[str]], as_of: Optional[str]):
-    """The selected agreements, a snapshot of the log as of the date, and each agreement's terms in force."""
+    """The selected agreements as of the date, with their terms in force, amendments and endings."""
     from ..agreement_view import agreement_views
 
     db = open_store(ctx, store, agreement)
-    chosen = selected_agreements(ctx, db, agreement)
-    day = parse_date_option(as_of, "--as-of", chosen[0].tz)
-    return agreement_views(db, chosen, day)
+    return agreement_views(db, selected_agreements(ctx, db, agreement), as_of)
 
 
 @clauses_app.command("list")
@@ -120,7 +118,9 @@ def _named_as_options() -> Iterator[None]:
     try:
         yield
     except InputError as error:
-        raise type(error)(error.reason, _OPTIONS.get(error.where or "", error.where)) from None
+        if error.field in _OPTIONS and error.file is None and error.line is None and error.param is None:
+            raise error.in_field(_OPTIONS[error.field]) from None
+        raise
 
 
 @app.command("amend")
@@ -143,7 +143,6 @@ def amend(
     Example: compliance amend P3-personnel-cap --term limit --value 2500 --agreed-on 2022-01-01 --by AM,AZ,RU --source "joint statement"
     """
     from ..exchange import amendment_record
-    from .common import store_vocabulary
 
     with _named_as_options():
         record = amendment_record({"obligation": obligation, "term": term, "value": value, "agreed_on": agreed_on,
@@ -178,7 +177,6 @@ def end(
     Example: compliance end P3-personnel-cap --on 2024-06-14 --by AZ,RU --source "RU MoD" --supersedes nov-10-2020-E1
     """
     from ..exchange import ending_record
-    from .common import store_vocabulary
 
     with _named_as_options():
         record = ending_record({"obligation": obligation, "on": on, "by": by, "source": source, "note": note,

@@ -1,9 +1,9 @@
-"""Shared CLI plumbing: the global options and their precedence, and turning errors into exit codes."""
+"""Shared CLI plumbing: the global options and their precedence, the library's parameters in the command
+line's words, and turning errors into exit codes."""
 
 from __future__ import annotations
 
 import functools
-import getpass
 import os
 import re
 import sqlite3
@@ -53,46 +53,29 @@ def _root(ctx: typer.Context) -> GlobalOptions:
     return root.obj
 
 
+def settings(ctx: typer.Context, store: Optional[str] = None, agreement: Optional[list[str]] = None,
+             monitor: Optional[str] = None):
+    """The command's settings (spec/cli.md): each of --store, --agreement and --as given after the subcommand,
+    else before it; then the environment; then the default. The one place the command line applies that order."""
+    from ..settings import load
+
+    root = _root(ctx)
+    return load({"store": store or root.store, "agreement": agreement or root.agreement,
+                 "monitor": monitor or root.monitor})
+
+
 def resolve(ctx: typer.Context, name: str, given: Optional[str]) -> str:
-    """The option's value: after the subcommand, then before it, then the environment, then the default.
-    The monitor's name is checked and trimmed as every stored text is, naming where it came from."""
-    if given:
-        return _checked(name, given, "--as")
-    before = getattr(_root(ctx), name)
-    if before:
-        return _checked(name, before, "--as")
-    env = {"store": "COMPLIANCE_STORE", "monitor": "COMPLIANCE_MONITOR"}[name]
-    if os.environ.get(env):
-        return _checked(name, os.environ[env], env)
-    if name == "store":
-        return os.path.join("observations", "observations.db")
-    try:
-        return _checked(name, getpass.getuser(), "the user name (give --as)")
-    except Exception:  # no user name in this environment
-        return "unknown"
-
-
-def _checked(name: str, value: str, where: str) -> str:
-    """`recorded_by` as the store keeps it (trimmed, no control characters, at most 1,000 characters), so that
-    any log the tool writes exports and restores with the same digest."""
-    if name != "monitor":
-        return value
-    from ..observation import clean_name
-
-    return clean_name(value, where)
+    """The store's location (`store`) or who records (`monitor`), by the order of `settings`. The monitor's name
+    is checked and trimmed as every stored text is, naming where it came from."""
+    if name == "monitor":
+        return settings(ctx, monitor=given).recorded_by()
+    return settings(ctx, store=given).store
 
 
 def agreement_refs(ctx: typer.Context, agreement: Optional[list[str]]) -> list[str]:
-    """The --agreement values (after the subcommand, then before it, then COMPLIANCE_AGREEMENT), split on commas;
-    empty when none was given (every agreement the store tracks)."""
-    from ..process import split_refs
-
-    if agreement:
-        return split_refs(agreement)
-    before = _root(ctx).agreement
-    if before:
-        return split_refs(before)
-    return split_refs(os.environ.get("COMPLIANCE_AGREEMENT"))
+    """The agreements named (--agreement after the subcommand, then before it, then COMPLIANCE_AGREEMENT), split
+    on commas; empty when none was given (every agreement the store tracks)."""
+    return list(settings(ctx, agreement=agreement).agreement)
 
 
 def open_store(ctx: typer.Context, store: Optional[str], agreement: Optional[list[str]], *, write: bool = False,
@@ -103,22 +86,24 @@ def open_store(ctx: typer.Context, store: Optional[str], agreement: Optional[lis
     from ..errors import InputError
     from ..store import SAMPLE, Store, is_server_location
 
-    location = resolve(ctx, "store", store)
-    refs = agreement_refs(ctx, agreement)
+    chosen = settings(ctx, store=store, agreement=agreement)
+    location, refs = chosen.store, list(chosen.agreement)
     server = is_server_location(location)
     new_file = location != SAMPLE and not server and not os.path.lexists(location)
+    if new_file and write:  # (a server rolls a failed first write back whole, schema and all)
+        _CREATED.append([None, location])
     db = Store.open(location, refs or None, write=write)
+    if new_file and write:
+        _CREATED[-1][0] = db
     if (new_file or (server and not db.exists)) and not write and not quiet:  # (a schema that does not exist)
         warn(db.where, "no store here (check --store or COMPLIANCE_STORE); reading an empty log")
-    if new_file and write:  # (a server rolls a failed first write back whole, schema and all)
-        _CREATED.append((db, location))
     if write and refs:
         from ..check import resolve_agreements
 
         for chosen in resolve_agreements(db, refs):
             if chosen.id not in db.process.ids:
                 raise InputError(f"the store does not track {chosen.id}; track it first: compliance track {chosen.id}",
-                                 "--agreement")
+                                 param="agreements")
     return db
 
 
@@ -144,22 +129,24 @@ def open_agreement(ctx: typer.Context, agreement: Optional[list[str]]):
     from ..clauses import load_agreement
     from ..process import bundled_process_ids
 
-    refs = agreement_refs(ctx, agreement)
-    return load_agreement(refs[0] if refs else bundled_process_ids()[0])
+    refs = agreement_refs(ctx, agreement) or bundled_process_ids()
+    return load_agreement(refs[0])
 
 
-# Stores the running command created: if it fails, one it left empty is removed again, so that a refused
-# write (a tampered restore, a correction of an unknown ID) leaves no store file behind.
-_CREATED: list[tuple[Any, str]] = []
+# Stores the running command created: if it fails, one it left empty (or could not open) is removed again, so
+# that a refused write (a tampered restore, a correction of an unknown ID, an agreement that does not load)
+# leaves no store file behind.
+_CREATED: list[list[Any]] = []
 
 
 def _discard_created() -> None:
     while _CREATED:
         db, location = _CREATED.pop()
         try:
-            if not db.is_empty():
-                continue
-            db.close()
+            if db is not None:
+                if not db.is_empty():
+                    continue
+                db.close()
             for path in (location, f"{location}-wal", f"{location}-shm", f"{location}-journal"):
                 if os.path.lexists(path):
                     os.unlink(path)
@@ -168,10 +155,43 @@ def _discard_created() -> None:
 
 
 def declared_codes(declare: Optional[list[str]]) -> frozenset[str]:
-    """Actor codes the monitor declares, from --declare and COMPLIANCE_DECLARED_ACTORS."""
-    codes = set(declare or [])
-    codes.update(c.strip() for c in os.environ.get("COMPLIANCE_DECLARED_ACTORS", "").split(",") if c.strip())
-    return frozenset(codes)
+    """Actor codes the monitor declares: those of --declare and of COMPLIANCE_DECLARED_ACTORS, together."""
+    from ..settings import load
+
+    return frozenset(declare or ()) | frozenset(load().declared_actors)
+
+
+# The library's parameters (and the fields it asks for) in the command line's words: an error that names a
+# parameter is shown with the option (or argument) that gives it.
+OPTIONS = {
+    "location": "--store", "agreements": "--agreement", "agreement": "--agreement", "monitor": "--as",
+    "store": "--store", "as_of": "--as-of", "since": "--since", "until": "--until", "as_recorded": "--as-recorded",
+    "period": "--period", "start": "--from", "end": "--to", "every": "--every", "expect_head": "--head",
+    "default_source_party": "--default-source-party", "mapping": "--mapping", "declared": "--declare",
+    "attributes": "--attr", "kind": "--kind", "actor": "--actor", "date": "--date", "source_party": "--source-party",
+    "supersedes": "--supersedes", "party": "--party", "aliases": "--alias", "type_": "--type", "note": "--note",
+    "name": "NAME", "obligation_id": "ID", "record_id": "ID", "observation_id": "ID", "changes": "correct",
+    "right": "RIGHT", "role": "ROLE", "fail_on": "--fail-on", "schema": "schema",
+}
+
+
+def cli_words(name: str, value: Optional[str] = None) -> str:
+    """A library parameter (or a parameter given a value) as the command line names it."""
+    if name == "register_source":
+        return f'compliance sources add "{value}" --party CODE'
+    option = OPTIONS.get(name, name)
+    return option if value is None else f"{option} {value}"
+
+
+def _debug() -> bool:
+    """The `debug` setting (COMPLIANCE_DEBUG); off when the settings themselves cannot be read."""
+    from ..errors import ComplianceError
+    from ..settings import load
+
+    try:
+        return load().debug
+    except ComplianceError:
+        return False
 
 
 MAX_ERROR_LINE = 1_000  # characters of one error line, whatever the input it quotes
@@ -280,7 +300,7 @@ class OneLineErrors(TyperGroup):
             print(error_line(None, "interrupted"), file=sys.stderr)
             sys.exit(130)
         except Exception as error:  # a bug outside a command body: one line, never exit code 1
-            if os.environ.get("COMPLIANCE_DEBUG"):
+            if _debug():
                 raise
             print(error_line("internal error", f"{type(error).__name__}: {error} (set COMPLIANCE_DEBUG=1 for a "
                                                "traceback)"), file=sys.stderr)
@@ -320,7 +340,8 @@ def handles_errors(func: F) -> F:
             finally:
                 _CREATED.clear()
         except ComplianceError as error:
-            fail(error.where, error.reason.replace("\n", " "), error.exit_code)
+            where, reason = error.describe(cli_words)
+            fail(where, reason.replace("\n", " "), error.exit_code)
         except BrokenPipeError:  # the reader went away (`compliance ... | head`): stop quietly
             try:
                 sys.stdout = open(os.devnull, "w")
@@ -336,24 +357,11 @@ def handles_errors(func: F) -> F:
         except (typer.Exit, typer.Abort):
             raise
         except Exception as error:  # a bug: one line, never a bare traceback, never exit code 1
-            if os.environ.get("COMPLIANCE_DEBUG"):
+            if _debug():
                 raise
             fail("internal error", f"{type(error).__name__}: {error} (set COMPLIANCE_DEBUG=1 for a traceback)", 4)
 
     return wrapper  # type: ignore[return-value]
-
-
-def parse_date_option(value: Optional[str], option: str, tz: Any):
-    """An ISO date option, read in the agreement's time zone."""
-    from ..dates import parse_day
-    from ..errors import InputError
-
-    if value is None:
-        return None
-    try:
-        return parse_day(value, tz)
-    except InputError as error:
-        raise InputError(error.reason, option) from None
 
 
 def parse_fail_on(value: Optional[str]) -> set[str]:

@@ -52,7 +52,7 @@ def write_reports(store: Store, out_dir: str | Path = "reports", *, as_of: dt.da
     chosen = resolve_agreements(store, agreements)
     today = today or today_in(chosen[0].tz)
     if every is not None and every not in EVERY:
-        raise InputError(f"{every!r} is not one of: {', '.join(EVERY)}", "--every")
+        raise InputError(f"{every!r} is not one of: {', '.join(EVERY)}", param="every")
     planned, is_series = plan(chosen, as_of=as_of, period=period, start=start, end=end, every=every, today=today)
     out = Path(out_dir)
     try:
@@ -92,12 +92,8 @@ def write_reports(store: Store, out_dir: str | Path = "reports", *, as_of: dt.da
 def _charts(run: Run, reports: list[ReportData], out: Path, is_series: bool) -> list[Path]:
     """Draw each report's caps chart and verdict grid (and, for a series, each agreement's grid of the whole
     series); record their names in the reports; return the paths."""
-    try:
-        from .. import charts as chart_module  # matplotlib is imported only when charts are drawn
-        import matplotlib  # noqa: F401
-    except ImportError as error:
-        raise StoreError(f"charts need matplotlib, which cannot be imported ({error}); "
-                         "install it with: pip install matplotlib", "report") from None
+    from .. import charts as chart_module  # matplotlib (a dependency) is imported only when charts are drawn
+
     paths: list[Path] = []
     for data in reports:
         agreement = data.agreement

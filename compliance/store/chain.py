@@ -270,7 +270,7 @@ class ChainWriter:
             except Exception as error:
                 flush()  # an earlier line's duplicate ID is the first error
                 if isinstance(error, InputError) and record.line is not None:
-                    raise error.located(f"line {record.line}") from None
+                    raise error.at(line=record.line) from None
                 raise
             if target is not None:
                 ended_in_batch[target] = record_id
@@ -312,7 +312,8 @@ class ChainWriter:
         if live and not restore:
             ending_id, body = live[-1]
             raise InputError(f"{obligation} is already ended by {ending_id} on {body['on']}; to correct that ending, "
-                             f"record the new one with --supersedes {ending_id}", "obligation")
+                             f"record the new one with {{supersedes:{ending_id}}}", "obligation",
+                             mentions=("supersedes",))
 
     def _check_target(self, record: NewRecord, target: str, ended_in_batch: dict[str, str],
                       pending_types: dict[str, str]) -> None:

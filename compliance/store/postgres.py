@@ -209,7 +209,7 @@ def _psycopg() -> Any:
         import psycopg
     except ImportError:
         raise StoreError("a PostgreSQL store needs the psycopg driver: pip install 'compliance[postgres]'",
-                         "--store") from None
+                         param="location") from None
     return psycopg
 
 
@@ -222,7 +222,7 @@ class ServerLocation:
         schemas = [value for key, value in query if key == "schema"]
         self.schema = schemas[-1] if schemas else DEFAULT_SCHEMA
         if not _NAME.fullmatch(self.schema):
-            raise InputError(f"schema {self.schema!r} is not a plain lower-case name (letters, digits, _)", "--store")
+            raise InputError(f"schema {self.schema!r} is not a plain lower-case name (letters, digits, _)", param="location")
         rest = urllib.parse.urlencode([(k, v) for k, v in query if k != "schema"])
         self.conninfo = urllib.parse.urlunsplit((parts.scheme, parts.netloc, parts.path, rest, parts.fragment))
         from psycopg.conninfo import conninfo_to_dict
@@ -231,7 +231,7 @@ class ServerLocation:
             params = conninfo_to_dict(self.conninfo)
         except Exception:
             raise InputError("not a PostgreSQL URL this tool can read (postgresql://user@host:5432/dbname)",
-                             "--store") from None
+                             param="location") from None
         self.password = params.get("password") or ""
         self.user = params.get("user") or os.environ.get("PGUSER") or _os_user()
         self.host = params.get("host") or os.environ.get("PGHOST") or "localhost"
@@ -240,7 +240,7 @@ class ServerLocation:
         self.owner_role = f"{self.database}.{self.schema}.owner"
         if len(self.owner_role.encode()) > 63:
             raise InputError("the database and schema names are too long for the store's owner role "
-                             "(at most 56 bytes together)", "--store")
+                             "(at most 56 bytes together)", param="location")
 
     @property
     def shown(self) -> str:
@@ -452,14 +452,14 @@ class PostgresStore(SQLStore):
         """Give an existing server role a right on this store: monitor (read, append through the store's own
         path), reader (read), owner (membership in the store's owner role: migrate, restore, grant)."""
         if right not in RIGHTS:
-            raise InputError(f"unknown right {right!r} (monitor, reader or owner)", "RIGHT")
+            raise InputError(f"unknown right {right!r} (monitor, reader or owner)", param="right")
         if not self.exists:
             raise StoreError("no store here yet: write to it first (its first write creates it)", self.where)
         loc = self.location
         with self._errors("grant"), self._conn.transaction():
             if not self._conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (role,)).fetchone():
                 raise InputError(f"no role {role!r} on the server at {loc.host}:{loc.port} (create it first: "
-                                 f"CREATE ROLE ... LOGIN)", "ROLE")
+                                 f"CREATE ROLE ... LOGIN)", param="role")
             schema, who = _quote(loc.schema), _quote(role)
             if right == "owner":
                 self._conn.execute(f"GRANT {_quote(loc.owner_role)} TO {who} WITH ADMIN OPTION")
@@ -535,7 +535,7 @@ class _PostgresAppend(SQLAppendSession):
                 record_id = found.group(1) if found else "?"
                 line = lines[ids.index(record_id)] if record_id in ids else None
                 raise InputError(f"record ID {record_id} is already in the log",
-                                 f"line {line}" if line is not None else "id") from None
+                                 None if line is not None else "id", line=line) from None
             except psycopg.errors.InsufficientPrivilege as error:
                 doing = "restore" if restore else "append"
                 raise StoreError(self.store._missing_right(doing, error), self.store.where) from None

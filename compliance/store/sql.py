@@ -249,8 +249,8 @@ class SQLStore(Store):
         if marker is None or not marker[0].startswith(SUMMARY_FORMAT):
             return None  # kept by an earlier version: never read, rebuilt on the next write
         odd = self._execute(
-            f"SELECT count(*) FROM evidence_summary e LEFT JOIN evidence_signatures g ON g.sig = e.sig"
-            f" WHERE g.sig IS NULL OR " + " OR ".join(f"e.{c} <> g.{c}" for c in SIGNATURE.split(", "))).fetchone()[0]
+            "SELECT count(*) FROM evidence_summary e LEFT JOIN evidence_signatures g ON g.sig = e.sig"
+            " WHERE g.sig IS NULL OR " + " OR ".join(f"e.{c} <> g.{c}" for c in SIGNATURE.split(", "))).fetchone()[0]
         if odd:
             return f"the evidence summary does not match its signatures ({odd} rows name another signature)"
         stored = {(*row[:-1], first_ids(row[-1])) for row in self._execute(
@@ -291,7 +291,7 @@ class SQLStore(Store):
                 row = None
         if row is None:
             raise UnknownReferenceError(f"no record with ID {record_id!r}" if not str(record_id).isprintable()
-                                        else f"no record with ID {record_id}", "ID")
+                                        else f"no record with ID {record_id}", param="record_id")
         return self._record(row)
 
     def live_observations(self, head: Head, *, kind: str | None = None, actor: str | None = None,

@@ -405,7 +405,7 @@ class _SQLiteAppend(SQLAppendSession):
                     db.execute(_INSERT, row)
                 except sqlite3.IntegrityError:
                     raise InputError(f"record ID {record_id} is already in the log",
-                                     f"line {line}" if line is not None else "id") from None
+                                     None if line is not None else "id", line=line) from None
         finally:
             db.execute("RELEASE rows")
         span = {"first": rows[0][0], "last": rows[-1][0]}
