@@ -23,7 +23,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Iterable, Literal
+from typing import Any, BinaryIO, Iterable, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator, model_validator
 
@@ -31,7 +31,7 @@ from .agreement import INDEPENDENT, Agreement
 from .errors import ComplianceError, InputError, StoreError
 from .exchange import ImportPlan, latest_of_chains, observation_record, plan_reimport
 from .observation import METHODS, MAX_LONG_TEXT, MAX_TEXT, check_party_code
-from .records import OBSERVATION, NewRecord, canonical_json
+from .records import NewRecord, canonical_json
 from .sources import Registry
 from .yamlfile import read_yaml_file
 
@@ -212,8 +212,10 @@ def load_mapping(path: Path | None, agreement: Agreement, declared: frozenset[st
             first["type"], first["msg"].removeprefix("Value error, "))
         raise doc.at(first["loc"], reason) from None
 
-    def fail(reason: str, loc: tuple[Any, ...]) -> None:
-        raise doc.at(loc, reason)
+    def fail(reason: str, loc: tuple[Any, ...], mentions: tuple[str, ...] = ()) -> None:
+        error = doc.at(loc, reason)
+        error.mentions = mentions
+        raise error
 
     known = set(agreement.known_codes) | set(declared)
     for index, rule in enumerate(mapping.events):
@@ -228,7 +230,7 @@ def load_mapping(path: Path | None, agreement: Agreement, declared: frozenset[st
     for code in mapping.actors:
         if code not in known:
             fail(f"unknown party code {code!r} (known: {', '.join(sorted(known))}; declare a new actor with "
-                 f"--declare {code})", ("actors", code))
+                 f"{{declared:{code}}})", ("actors", code), mentions=("declared",))
     for kind, rules in mapping.subjects.items():
         spec = agreement.kinds.get(kind)
         if spec is None:
@@ -245,11 +247,16 @@ def load_mapping(path: Path | None, agreement: Agreement, declared: frozenset[st
     return mapping
 
 
-def _check_alignment(code: str, known: set[str], where: str) -> str:
-    if code != INDEPENDENT and code not in known:
-        if code.upper() in known or code.lower() == INDEPENDENT:  # says which code it means
-            check_party_code(code, where, sorted(known), allow_independent=True)
-        raise InputError(f"unknown party code {code!r} (known: {', '.join(sorted(known))}, independent)", where)
+def _check_alignment(code: str, known: set[str], where: str | None) -> str:
+    """An alignment the agreement knows; InputError naming the field `where` (None: the parameter
+    `default_source_party`) otherwise."""
+    try:
+        if code != INDEPENDENT and code not in known:
+            if code.upper() in known or code.lower() == INDEPENDENT:  # says which code it means
+                check_party_code(code, where or "default_source_party", sorted(known), allow_independent=True)
+            raise InputError(f"unknown party code {code!r} (known: {', '.join(sorted(known))}, independent)", where)
+    except InputError as error:
+        raise (error if where else error.as_param("default_source_party")) from None
     return code
 
 
@@ -334,8 +341,8 @@ def _source_party(row: dict[str, str], registry: Registry, default: str | None) 
     if unknown:
         return None, unknown[0]
     listed = ", ".join(f"{name} {hit.entry.party}" for name, hit in found.items() if hit is not None)
-    raise InputError(f"names outlets of different alignments ({listed}); give --default-source-party to record "
-                     f"such events with one alignment, or edit the row", "source")
+    raise InputError(f"names outlets of different alignments ({listed}); give {{default_source_party}} to record "
+                     f"such events with one alignment, or edit the row", "source", mentions=("default_source_party",))
 
 
 def _notes(row: dict[str, str], event_id: str) -> str:
@@ -372,14 +379,14 @@ def _rows(text: str, where: str) -> Iterable[tuple[int, dict[str, str]]]:
     try:
         header = next(reader)
     except StopIteration:
-        raise InputError("empty file; an ACLED export starts with a header row", f"{where}:1") from None
+        raise InputError("empty file; an ACLED export starts with a header row", file=where, line=1) from None
     except csv.Error as error:
-        raise InputError(f"not valid CSV ({error})", f"{where}:1") from None
+        raise InputError(f"not valid CSV ({error})", file=where, line=1) from None
     columns = [c.strip().lower() for c in header]
     missing = [c for c in REQUIRED_COLUMNS if c not in columns]
     if missing:
         raise InputError(f"not an ACLED export: missing column{'s' if len(missing) > 1 else ''} {', '.join(missing)}",
-                         f"{where}:1")
+                         file=where, line=1)
     start = reader.line_num + 1
     while True:
         try:
@@ -387,12 +394,12 @@ def _rows(text: str, where: str) -> Iterable[tuple[int, dict[str, str]]]:
         except StopIteration:
             return
         except csv.Error as error:
-            raise InputError(f"not valid CSV ({error})", f"{where}:{start}") from None
+            raise InputError(f"not valid CSV ({error})", file=where, line=start) from None
         if not any(v.strip() for v in values):
             start = reader.line_num + 1
             continue
         if len(values) != len(columns):
-            raise InputError(f"has {len(values)} fields; the header has {len(columns)}", f"{where}:{start}")
+            raise InputError(f"has {len(values)} fields; the header has {len(columns)}", file=where, line=start)
         yield start, dict(zip(columns, values))
         start = reader.line_num + 1
 
@@ -404,7 +411,7 @@ def read_acled(text: str, where: str, agreement: Agreement, mapping: Mapping, re
     known = set(agreement.known_codes) | set(declared)
     default = default_source_party if default_source_party is not None else mapping.default_source_party
     if default is not None:
-        _check_alignment(default, known, "--default-source-party")
+        _check_alignment(default, known, None)
     rows = list(_rows(text.removeprefix("\ufeff"), where))
     if not show_progress:
         return _read_rows(rows, where, agreement, mapping, registry, declared, default)
@@ -466,13 +473,13 @@ def _read_rows(rows: Iterable[tuple[int, dict[str, str]]], where: str, agreement
             }
             record = observation_record(fields, agreement, declared)
         except ComplianceError as error:
-            raise error.located(f"{where}:{line}") from None
+            raise error.at(where, line) from None
         record = NewRecord(**{**record.__dict__, "line": line})
         earlier = seen.get(event_id)
         if earlier is not None:
             if canonical_json(earlier.record.body) != canonical_json(record.body):
                 raise InputError(f"event {event_id} is also on line {earlier.line} with different content; an "
-                                 f"export holds each event once", f"{where}:{line}")
+                                 f"export holds each event once", file=where, line=line)
             continue
         candidate = Candidate(line, event_id, record)
         seen[event_id] = candidate
@@ -485,8 +492,9 @@ def _read_rows(rows: Iterable[tuple[int, dict[str, str]]], where: str, agreement
             shown = ", ".join(repr(n) for n in others[:5]) + (", ..." if len(others) > 5 else "")
             more = f" ({len(others)} other unregistered outlet{'s' if len(others) > 1 else ''} in this file: {shown})"
         shown_name = name.replace('"', "'")
-        raise InputError(f"outlet {name!r} is not in the source registry{more}; register it: compliance sources add "
-                         f"\"{shown_name}\" --party CODE, or give --default-source-party", f"{where}:{line}: source")
+        raise InputError(f"outlet {name!r} is not in the source registry{more}; register it: "
+                         f"{{register_source:{shown_name}}}, or give {{default_source_party}}", "source", file=where,
+                         line=line, mentions=("register_source", "default_source_party"))
     return AcledRows(candidates, skipped, count, event_ids)
 
 
@@ -506,19 +514,43 @@ def plan_import(rows: AcledRows, store: Any, prefix: str = "acled:") -> ImportPl
     return plan
 
 
-def import_acled(path: str | Path, agreement: Agreement, store: Any, recorded_by: str, *,
-                 mapping: Mapping | None = None, registry: Registry | None = None,
-                 declared: frozenset[str] = frozenset(), default_source_party: str | None = None) -> tuple[ImportPlan, list[str]]:
-    """Read an ACLED export and append what is new or changed, all or nothing; return the plan and new IDs."""
-    from .sources import load_registry
+def import_acled(source: str | Path | BinaryIO, agreement: Agreement | Any, store: Any,
+                 recorded_by: str | None = None, *, mapping: Mapping | str | Path | None = None,
+                 registry: Registry | str | Path | None = None, declared: Iterable[str] = frozenset(),
+                 default_source_party: str | None = None, where: str | None = None,
+                 show_progress: bool = True) -> tuple[ImportPlan, list[str]]:
+    """Read an ACLED export (a path, or a binary file such as standard input, named `where`), map and validate
+    every row, refuse events dated after today, and append what is new or changed, all or nothing; return the
+    plan (what was new, corrected, unchanged or skipped) and the new IDs.
 
-    path = Path(path)
-    mapping = mapping or load_mapping(None, agreement, declared)
-    registry = registry or load_registry(None)
-    rows = read_acled(read_text(path), str(path), agreement, mapping, registry, declared, default_source_party,
-                      show_progress=False)
+    `mapping` is a Mapping or a mapping file (default: the bundled one); `registry` the source registry or the
+    monitor's registry file (default: as `sources.user_registry_path`); `recorded_by` as for `Store.append`."""
+    from .dates import today
+    from .exchange import reject_future
+    from .sources import load_registry, user_registry_path
+
+    declared = frozenset(declared)
+    if not isinstance(mapping, Mapping):
+        mapping = load_mapping(Path(mapping) if mapping is not None else None, agreement, declared)
+    if not isinstance(registry, Registry):
+        registry = load_registry(user_registry_path(registry, getattr(store, "path", None) and str(store.path)))
+    if isinstance(source, (str, Path)):
+        where = where or str(source)
+        text = read_text(Path(source))
+    else:
+        where = where or getattr(source, "name", None) or "<stdin>"
+        try:
+            text = source.read().decode("utf-8-sig")
+        except UnicodeDecodeError as error:
+            raise InputError(f"not UTF-8 text (byte {error.start})", where) from None
+    rows = read_acled(text, where, agreement, mapping, registry, declared, default_source_party,
+                      show_progress=show_progress)
+    reject_future([c.record for c in rows.candidates], today(agreement.tz), where)
     plan = plan_import(rows, store, mapping.external_id_prefix)
-    return plan, store.append(plan.records, recorded_by)
+    try:
+        return plan, store.append(plan.records, recorded_by)
+    except ComplianceError as error:  # a record the store refuses, at the line of the export it came from
+        raise (error.at(where) if error.file is None and error.line is not None else error) from None
 
 
 def read_text(path: Path) -> str:

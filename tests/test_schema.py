@@ -8,7 +8,6 @@ below covers the JSON Schema keywords pydantic emits for these models.
 from __future__ import annotations
 
 import json
-import sys
 from typing import Any
 
 import pytest
@@ -173,15 +172,6 @@ def test_scenario_schema_required_fields_and_added_observations():
     assert errors({k: v for k, v in SCENARIO.items() if k != "as_of"}, schema, schema) == ["$: missing as_of"]
     bad_add = {**SCENARIO, "add": [{**SCENARIO["add"][0], "value": "many"}]}
     assert errors(bad_add, schema, schema)
-
-
-def test_a_missing_scenario_model_is_a_clear_error(monkeypatch):
-    monkeypatch.setitem(sys.modules, "compliance.scenario", None)
-    result = runner.invoke(app, ["schema", "scenario"])
-    assert result.exit_code == 4
-    assert result.stderr == ("compliance: error: schema: the scenario model is not available in this installation "
-                             "(compliance.scenario is missing)\n")
-    assert result.stdout == ""
 
 
 def test_an_unknown_schema_name_is_a_usage_error():

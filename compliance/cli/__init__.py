@@ -27,14 +27,9 @@ def root(ctx: typer.Context, store: Optional[str] = StoreOption, agreement: Opti
     ctx.obj = GlobalOptions(store, agreement, monitor)
 
 
-from . import agreement_cmds, check_cmd, observe  # noqa: E402  (commands register themselves on `app`)
-
-for _module in ("report_cmd", "whatif_cmd", "verify_cmd", "sources_cmd", "schema_cmd", "grant_cmd"):
-    try:  # optional command modules, present once their features are built
-        __import__(f"{__name__}.{_module}")
-    except ModuleNotFoundError as _error:
-        if _error.name != f"{__name__}.{_module}":
-            raise
+# each command module registers its commands on `app`
+from . import (agreement_cmds, check_cmd, grant_cmd, observe, report_cmd, schema_cmd, sources_cmd,  # noqa: E402,F401
+               verify_cmd, whatif_cmd)
 
 
 def main() -> None:

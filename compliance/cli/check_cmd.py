@@ -8,8 +8,7 @@ from typing import Optional
 import typer
 
 from . import app
-from .common import (AgreementOption, StoreOption, handles_errors, open_store, parse_date_option, parse_fail_on,
-                     selected_agreements)
+from .common import AgreementOption, StoreOption, handles_errors, open_store, parse_fail_on, selected_agreements
 
 
 class CheckFormat(str, Enum):
@@ -36,27 +35,12 @@ def check_command(
     Example: compliance --store sample check --as-of 2021-09-30 --format json
     """
     from ..check import check
-    from ..dates import parse_utc
-    from ..errors import InputError
     from ..render import check_json, check_markdown, check_table
 
     failing = parse_fail_on(fail_on)
     db = open_store(ctx, store, agreement)
-    chosen = selected_agreements(ctx, db, agreement)
-    tz = chosen[0].tz
-    recorded = None
-    if as_recorded is not None:
-        try:
-            recorded = parse_utc(as_recorded, "--as-recorded")
-        except InputError as error:
-            raise InputError(error.reason, "--as-recorded") from None
-    try:
-        result = check(db, as_of=parse_date_option(as_of, "--as-of", tz), since=parse_date_option(since, "--since", tz),
-                       as_recorded=recorded, without_amendments=without_amendments, agreements=chosen)
-    except InputError as error:
-        if error.where == "since":  # the library names its parameter; the command, its option
-            raise InputError(error.reason, "--since") from None
-        raise
+    result = check(db, as_of=as_of, since=since, as_recorded=as_recorded, without_amendments=without_amendments,
+                   agreements=selected_agreements(ctx, db, agreement))
     text = {CheckFormat.table: check_table, CheckFormat.json: check_json, CheckFormat.markdown: check_markdown}[output](result)
     typer.echo(text.rstrip("\n"))
     if failing and any(o.verdict.value in failing for o in result.obligations):

@@ -34,15 +34,9 @@ def grant_command(
 
     Example: compliance --store postgresql://owner@db.example.org/mission grant monitor alice
     """
-    from ..errors import InputError
-
     db = open_store(ctx, store, agreement, quiet=True)
     try:
-        grant = getattr(db, "grant", None)
-        if grant is None:
-            raise InputError("rights are a PostgreSQL store's: a SQLite store is a file, and its file permissions say "
-                             "who may read or write it", "--store")
-        grant(right.value, role)
+        db.grant(right.value, role)
     finally:
         db.close()
     typer.echo(f"{role}: {right.value} of {db.where}")

@@ -5,14 +5,13 @@ from __future__ import annotations
 import json
 import sys
 from enum import Enum
-from pathlib import Path
-from typing import Any, Iterator, Optional
+from typing import Any, Optional
 
 import typer
 
 from . import app
 from .common import (AgreementOption, AsOption, StoreOption, declared_codes, handles_errors, open_store,
-                     parse_date_option, resolve, store_vocabulary)
+                     resolve)
 
 observe_app = typer.Typer(help="Log observations and correct them without erasing history.\n\n"
                                "Example: compliance observe add --kind ceasefire.breach --date 2021-07-13 --actor AM "
@@ -25,11 +24,18 @@ REGISTRY_HELP = ("The monitor's source registry (YAML), which takes precedence o
 RegistryOption = typer.Option(None, "--registry", help=REGISTRY_HELP, show_default="sources.yaml beside the store")
 
 
-def open_registry(ctx: typer.Context, registry: Optional[str], store: Optional[str]):
-    """The source registry: the bundled entries and the monitor's file (--registry, env, or beside the store)."""
-    from ..sources import load_registry, user_registry_path
+def registry_path(ctx: typer.Context, registry: Optional[str], store: Optional[str]):
+    """The monitor's registry file: --registry, else COMPLIANCE_SOURCES, else sources.yaml beside the store."""
+    from ..sources import user_registry_path
 
-    return load_registry(user_registry_path(registry, resolve(ctx, "store", store)))
+    return user_registry_path(registry, resolve(ctx, "store", store))
+
+
+def open_registry(ctx: typer.Context, registry: Optional[str], store: Optional[str]):
+    """The source registry: the bundled entries and the monitor's file (`registry_path`)."""
+    from ..sources import load_registry
+
+    return load_registry(registry_path(ctx, registry, store))
 
 
 class ListFormat(str, Enum):
@@ -122,23 +128,14 @@ def add(
     Example: compliance observe add --kind contingent.personnel --date 2020-11-20 --actor RU --value 1960
     --source 'Russian MoD' --source-party RU --method statement
     """
-    from ..dates import today
-    from ..exchange import observation_record, reject_future
-    from ..observation import attributes_from_text
+    from ..recording import add_observation
 
-    if source_party is None:
-        source_party = _registry_alignment(ctx, registry, store, source)
     fields = _fields(kind=kind, date=date, actor=actor, source=source, source_party=source_party, value=value,
                      low=low, high=high, claim=claim, subject=subject, place=place, lat=lat, lon=lon,
                      date_end=date_end, method=method, supervised_by=supervised_by, url=url, quote=quote, notes=notes)
-    vocabulary = store_vocabulary(ctx, store, agreement)
-    if attr:
-        fields["attributes"] = attributes_from_text(attr, kind, vocabulary)
-    record = observation_record(fields, vocabulary, declared_codes(declare))
-    reject_future([record], today(vocabulary.tz))
     db = open_store(ctx, store, agreement, write=True)
-    (new_id,) = db.append([record], resolve(ctx, "monitor", monitor))
-    typer.echo(new_id)
+    typer.echo(add_observation(db, fields, attributes=attr or (), declared=declared_codes(declare),
+                               registry=registry_path(ctx, registry, store), recorded_by=resolve(ctx, "monitor", monitor)))
 
 
 @observe_app.command("correct")
@@ -179,36 +176,15 @@ def correct(
 
     Example: compliance observe correct 12 --date 2021-09-11
     """
-    from ..dates import today
-    from ..errors import InputError
-    from ..exchange import observation_record, reject_future
-    from ..observation import attributes_from_text
-    from ..records import OBSERVATION
+    from ..recording import correct_observation
 
     changes = _fields(kind=kind, date=date, actor=actor, source=source, source_party=source_party, value=value,
                       low=low, high=high, claim=claim, subject=subject, place=place, lat=lat, lon=lon,
                       date_end=date_end, method=method, supervised_by=supervised_by, url=url, quote=quote, notes=notes)
-    if not changes and not attr:
-        raise InputError("give at least one field to change (for example --date 2021-07-14)", "correct")
-    if source is not None and source_party is None:
-        changes["source_party"] = _registry_alignment(ctx, registry, store, source)
     db = open_store(ctx, store, agreement, write=True)
-    target = db.get(observation_id)
-    if target.type != OBSERVATION:
-        raise InputError(f"record {observation_id} is a {target.type}, not an observation", "ID")
-    fields = {k: v for k, v in target.body.items() if k != "supersedes"}
-    if ("value" in changes) and ("low" not in changes):
-        fields.pop("low", None), fields.pop("high", None)
-    if ("low" in changes or "high" in changes) and "value" not in changes:
-        fields.pop("value", None)
-    fields.update(changes)
-    if attr:
-        fields["attributes"] = attributes_from_text(attr, fields["kind"], db.process, fields.get("attributes") or {})
-    record = observation_record(fields, db.process, declared_codes(declare), supersedes=target.id)
-    if "date" in changes:
-        reject_future([record], today(db.process.tz))
-    (new_id,) = db.append([record], resolve(ctx, "monitor", monitor))
-    typer.echo(new_id)
+    typer.echo(correct_observation(db, observation_id, changes, attributes=attr or (), declared=declared_codes(declare),
+                                   registry=registry_path(ctx, registry, store),
+                                   recorded_by=resolve(ctx, "monitor", monitor)))
 
 
 @observe_app.command("retract")
@@ -225,20 +201,15 @@ def retract(
 
     Example: compliance observe retract 20 --reason "duplicate of 19"
     """
-    from ..exchange import retraction_record
+    from ..recording import retract_observation
 
-    record = retraction_record(observation_id, reason)
     db = open_store(ctx, store, agreement, write=True)
-    (new_id,) = db.append([record], resolve(ctx, "monitor", monitor))
-    typer.echo(new_id)
+    typer.echo(retract_observation(db, observation_id, reason, recorded_by=resolve(ctx, "monitor", monitor)))
 
 
 class ImportFormat(str, Enum):
     jsonl = "jsonl"
     acled = "acled"
-
-
-PROGRESS_MIN_BYTES = 400_000  # about 2,000 lines: smaller imports show no progress bar
 
 
 @observe_app.command("import")
@@ -265,111 +236,29 @@ def import_(
 
     Example: compliance observe import --format acled acled-export.csv
     """
-    from ..errors import InputError, StoreError
+    from ..acled import import_acled
+    from ..errors import InputError
+    from ..recording import import_jsonl
 
-    agr = store_vocabulary(ctx, store, agreement)
-    declared = declared_codes(declare)
-    if input_format == ImportFormat.acled:
-        _import_acled(ctx, file, agr, declared, open_registry(ctx, registry, store), mapping, default_source_party,
-                      store, agreement, monitor)
-        return
-    for option, value in (("--mapping", mapping), ("--default-source-party", default_source_party)):
-        if value is not None:
-            raise InputError("applies only to --format acled", option)
-    from ..dates import today
-    from ..exchange import ImportPlan, planning_reimport, refusing_future
-    from ..progress import tracked
-    from ..readahead import validated_records
-
-    if file == "-":
-        where, size = "<stdin>", None
-        source = sys.stdin.buffer
-    else:
-        try:
-            size = Path(file).stat().st_size
-            open(file, "rb").close()  # noqa: SIM115 - readable: say so now, not from the reading process
-        except OSError as error:
-            raise StoreError(f"cannot read: {error.strerror or error}", file) from None
-        where = source = file
-    loaded: list[Any] = []
-
-    def alignment(source_name: str) -> str:  # the registry is read only if a line leaves out source_party
-        if not loaded:
-            loaded.append(open_registry(ctx, registry, store))
-        return loaded[0].alignment(source_name, give="source_party on the line")
-
-    def open_lines() -> Iterator[bytes]:
-        return _lines(source if not isinstance(source, str) else open(source, "rb"))  # noqa: SIM115 - read to its end
-
+    if input_format == ImportFormat.jsonl:
+        for option, value in (("--mapping", mapping), ("--default-source-party", default_source_party)):
+            if value is not None:
+                raise InputError("applies only to --format acled", option)
+    source: Any = sys.stdin.buffer if file == "-" else file
+    where = "<stdin>" if file == "-" else file
     db = open_store(ctx, store, agreement, write=True)
-    # the file is read (in a second process) as it is appended, in one transaction: a bad line, or one dated in
-    # the future, rolls it all back; lines with an external_id already in the log are skipped or become corrections
-    plan = ImportPlan([], 0, 0, 0, 0)
-    records = validated_records(open_lines, agr, where, declared, alignment,
-                                lambda lines: refusing_future(lines, today(agr.tz), where))
-    records = planning_reimport(records, db, where, plan)
-    with tracked(records, None if size is None or size >= PROGRESS_MIN_BYTES else 0, "importing",
-                 min_total=1) as shown:
-        count = _append(db, shown, resolve(ctx, "monitor", monitor), where, stream=True)
+    options = dict(where=where, declared=declared_codes(declare), registry=registry_path(ctx, registry, store),
+                   recorded_by=resolve(ctx, "monitor", monitor))
+    if input_format == ImportFormat.acled:
+        plan, ids = import_acled(source, db.process, db, mapping=mapping, default_source_party=default_source_party,
+                                 **options)
+        typer.echo(f"{len(ids)}")
+        typer.echo(plan.summary(len(ids)), err=True)
+        return
+    count, plan = import_jsonl(db, source, **options)
     typer.echo(f"{count}")
     if plan.external:
         typer.echo(plan.summary(count), err=True)
-
-
-def _lines(source: Any) -> Iterator[bytes]:
-    """The lines of a binary file as they are read (split at \\n, \\r\\n and \\r, as bytes.splitlines does)."""
-    for raw in source:
-        if b"\r" in raw:
-            yield from raw.splitlines()
-        else:
-            yield raw[:-1] if raw.endswith(b"\n") else raw
-
-
-def _append(db: Any, records: Any, monitor: str, where: str, stream: bool = False) -> Any:
-    """Append an import's records (a list: their IDs; a stream: how many); an error the store locates at "line N"
-    names the file too."""
-    from ..errors import ComplianceError
-
-    try:
-        return db.import_records(records, monitor) if stream else db.append(records, monitor)
-    except ComplianceError as error:
-        if error.where and error.where.startswith("line "):
-            number, _, field = error.where[5:].partition(": ")
-            raise type(error)(error.reason, f"{where}:{number}" + (f": {field}" if field else "")) from None
-        raise
-
-
-def _import_acled(ctx: typer.Context, file: str, agr: Any, declared: frozenset[str], sources: Any,
-                  mapping: Optional[str], default_source_party: Optional[str], store: Optional[str],
-                  agreement: Optional[list[str]], monitor: Optional[str]) -> None:
-    from ..acled import load_mapping, plan_import, read_acled, read_text
-    from ..dates import today
-    from ..exchange import reject_future
-
-    rules = load_mapping(Path(mapping) if mapping else None, agr, declared)
-    if file == "-":
-        try:
-            text, where = sys.stdin.buffer.read().decode("utf-8-sig"), "<stdin>"
-        except UnicodeDecodeError as error:
-            from ..errors import InputError
-
-            raise InputError(f"not UTF-8 text (byte {error.start})", "<stdin>") from None
-    else:
-        text, where = read_text(Path(file)), file
-    rows = read_acled(text, where, agr, rules, sources, declared, default_source_party)
-    reject_future([c.record for c in rows.candidates], today(agr.tz), where)
-    db = open_store(ctx, store, agreement, write=True)
-    plan = plan_import(rows, db, rules.external_id_prefix)
-    ids = _append(db, plan.records, resolve(ctx, "monitor", monitor), where)
-    typer.echo(f"{len(ids)}")
-    typer.echo(plan.summary(len(ids)), err=True)
-
-
-def _registry_alignment(ctx: typer.Context, registry: Optional[str], store: Optional[str], source: Optional[str]) -> Optional[str]:
-    """The registered alignment of `source` for a command given no --source-party; None leaves it missing."""
-    if source is None or not source.strip():
-        return None
-    return open_registry(ctx, registry, store).alignment(source)
 
 
 @observe_app.command("export")
@@ -409,21 +298,11 @@ def list_(
     """
     from tabulate import tabulate
 
-    from ..errors import InputError
-    from ..observation import check_actor, check_kind, clean_text, count_text
+    from ..listing import list_observations
+    from ..observation import count_text
 
-    db = open_store(ctx, store, agreement)
-    agr = db.process
-    if kind is not None:
-        kind = clean_text(kind, "--kind")
-        check_kind(kind, agr, "--kind")
-    if actor is not None:
-        actor = clean_text(actor, "--actor")
-        check_actor(actor, agr, declared_codes(declare), "--actor")
-    first, last = parse_date_option(since, "--since", agr.tz), parse_date_option(until, "--until", agr.tz)
-    if first is not None and last is not None and first > last:
-        raise InputError(f"{first.isoformat()} is after --until {last.isoformat()}", "--since")
-    records = db.live_observations(db.head(), kind=kind, actor=actor, since=first, until=last)
+    records = list_observations(open_store(ctx, store, agreement), kind=kind, actor=actor, since=since, until=until,
+                                declared=declared_codes(declare))
     if output == ListFormat.json:
         typer.echo(json.dumps([r.export() for r in records], indent=2, ensure_ascii=False))
     elif output == ListFormat.jsonl:
@@ -451,12 +330,14 @@ def show(
 
     Example: compliance --store sample observe show 24
     """
+    from ..listing import history_status
+
     db = open_store(ctx, store, agreement)
     record = db.get(observation_id)
     chain = db.history(observation_id)
     if output == ShowFormat.json:
         typer.echo(json.dumps({"record": record.export(), "history": [
-            {**r.export(), "status": _status(r)} for r in chain]}, indent=2, ensure_ascii=False))
+            {**r.export(), "status": history_status(r)} for r in chain]}, indent=2, ensure_ascii=False))
         return
     for key, value in record.export().items():
         typer.echo(f"{key:>13}: {value}")
@@ -464,15 +345,4 @@ def show(
     typer.echo("history:")
     for r in chain:
         mark = "*" if r.id == record.id else " "
-        typer.echo(f" {mark} {r.id:>6}  {r.recorded_at}  {r.recorded_by:<14} {_status(r)}")
-
-
-def _status(record: Any) -> str:
-    if record.type == "retraction":
-        return f"retraction of {record.body['retracts']}: {record.body['reason']}"
-    text = f"correction of {record.body['supersedes']}" if record.body.get("supersedes") else "observation"
-    if record.ended_by is not None:
-        text += f" (ended by {record.ended_by})"
-    else:
-        text += " (current)"
-    return text
+        typer.echo(f" {mark} {r.id:>6}  {r.recorded_at}  {r.recorded_by:<14} {history_status(r)}")

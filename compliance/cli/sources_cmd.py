@@ -9,8 +9,8 @@ from typing import Optional
 import typer
 
 from . import app
-from .common import AgreementOption, StoreOption, declared_codes, handles_errors, open_agreement, resolve
-from .observe import DeclareOption, RegistryOption, open_registry
+from .common import AgreementOption, StoreOption, declared_codes, handles_errors, open_agreement
+from .observe import DeclareOption, RegistryOption, open_registry, registry_path
 
 sources_app = typer.Typer(help="The source registry: which side each known source is aligned with. Used when an "
                                "observation leaves out its source_party.\n\n"
@@ -22,11 +22,6 @@ app.add_typer(sources_app, name="sources")
 class SourcesFormat(str, Enum):
     table = "table"
     json = "json"
-
-
-def _row(entry, origin: str, replaced_by: Optional[str]) -> dict:
-    return {"name": entry.name, "party": entry.party, "aliases": list(entry.aliases), "type": entry.type,
-            "note": entry.note, "origin": origin, "replaced_by": replaced_by}
 
 
 @sources_app.command("list")
@@ -45,19 +40,10 @@ def sources_list(
     """
     from tabulate import tabulate
 
-    reg = open_registry(ctx, registry, store)
-    rows = [_row(e, reg.user_origin, None) for e in reg.user]
-    for entry in reg.bundled:
-        winner = reg.replaced_by(entry)
-        rows.append(_row(entry, "bundled", winner.name if winner else None))
-    if party is not None:
-        present = sorted({r["party"] for r in rows})
-        if party not in present:  # a typo lists nothing: say so, as `observe add` would
-            from ..observation import check_party_code
+    from ..sources import source_rows
 
-            check_party_code(party, "--party", [*open_agreement(ctx, agreement).known_codes, *present],
-                             allow_independent=True, declarable=False)
-        rows = [r for r in rows if r["party"] == party]
+    reg = open_registry(ctx, registry, store)
+    rows = source_rows(reg, party, lambda: open_agreement(ctx, agreement).known_codes)
     if output == SourcesFormat.json:
         typer.echo(json.dumps({"user_registry": str(reg.user_origin), "user_registry_exists": bool(
             reg.user_path and reg.user_path.exists()), "sources": rows}, indent=2, ensure_ascii=False))
@@ -89,18 +75,13 @@ def sources_add(
 
     Example: compliance sources add "Caucasian Knot" --party independent --alias "Kavkazsky Uzel"
     """
-    from ..observation import check_party_code
-    from ..sources import add_source, user_registry_path
+    from ..sources import register_source
 
-    agr = open_agreement(ctx, agreement)
-    check_party_code(party, "--party", agr.known_codes, declared_codes(declare), allow_independent=True)
-    path = user_registry_path(registry, resolve(ctx, "store", store))
-    reg = open_registry(ctx, registry, store)
-    before = {n: reg.lookup(n) for n in [name, *(alias or [])]}
-    entry = add_source(path, name, party, alias or [], source_type, note)
+    path = registry_path(ctx, registry, store)
+    entry, replaced = register_source(path, name, party, alias or [], source_type, note,
+                                      known_codes=open_agreement(ctx, agreement).known_codes,
+                                      declared=declared_codes(declare))
     typer.echo(f"added {entry.name!r} ({entry.party}) to {path}")
-    replaced = {found.entry.name: found.entry.party for found in before.values()
-                if found is not None and found.origin == "bundled"}
     for old, old_party in replaced.items():
         typer.echo(f"note: replaces the bundled entry {old!r} ({old_party})", err=True)
 
@@ -126,6 +107,8 @@ def sources_lookup(
         raise UnknownReferenceError(f"{name!r} is not in the source registry; register it: compliance sources add "
                                     f"\"{shown}\" --party CODE", "NAME")
     if output == SourcesFormat.json:
-        typer.echo(json.dumps(_row(found.entry, found.origin, None), indent=2, ensure_ascii=False))
+        from ..sources import source_row
+
+        typer.echo(json.dumps(source_row(found.entry, found.origin), indent=2, ensure_ascii=False))
         return
     typer.echo(f"{found.entry.name}: {found.entry.party} (from {found.origin})")

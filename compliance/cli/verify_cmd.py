@@ -26,13 +26,9 @@ def verify_command(
 
     Example: compliance --store observations/observations.db verify --head sha256:a839...
     """
-    from ..errors import StoreError
     from ..integrity import verify
 
     db = open_store(ctx, store, agreement, quiet=True)
-    if not db.exists:
-        # reads treat a missing store as an empty log; verifying nothing would hide a wrong path
-        raise StoreError("no store here (nothing to verify)", db.where)
     try:
         report = verify(db, expect_head=head.strip() if head else None)
     finally:
