@@ -460,11 +460,6 @@ class Agreement(Strict):
         spec = self.kinds[kind]
         return self.default_window_days if spec.window_days is None else spec.window_days
 
-    @cached_property
-    def templates_all(self) -> dict[str, Template]:
-        """The bundled templates and the clause file's own (which take precedence)."""
-        return {**bundled_templates(), **self.templates}
-
 
 _TYPE_WORDS = {"date": "date", "moment": "date-time", "count": "whole number", "number": "number", "flag": "true or false"}
 

@@ -21,11 +21,11 @@ from typing import Any, Optional
 from .agreement import INDEPENDENT, Agreement, Amendment, Ending, Obligation
 from .dates import add_months
 from .errors import EngineError
-from .evidence import Row, first_ids, group_matters, total
+from .evidence import Row, group_matters
 from .language import EventRef, RuleBody
 from .rules import NEG_INFINITY, UNITS_ALL, RuleEngine, RuleInfo, Session, read_slots
 from .terms import Epoch, term_epochs
-from .verdicts import MAX_EVIDENCE, ObligationResult, Verdict
+from .verdicts import ObligationResult
 
 FAR_DAY = 3_000_000  # a day ordinal after every date the calendar holds (32-bit safe)
 _ONE_DAY = dt.timedelta(days=1)
@@ -44,10 +44,6 @@ class Context:
     ignore_amendments: bool | frozenset[str] = False
     overrides: dict[str, dict[str, Any]] = field(default_factory=dict)
     attribute: dict[str, str] = field(default_factory=dict)
-
-    def actor_of(self, row: Row) -> str:
-        """Whose conduct a row is counted as (explicit attribution only, never implied)."""
-        return self.attribute.get(row.actor, row.actor)
 
 
 # ---- instants ---------------------------------------------------------------------------------------

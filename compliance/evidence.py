@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import bisect
 import datetime as dt
 import heapq
 from operator import attrgetter
@@ -146,19 +145,3 @@ def group_matters(rows: Sequence[Row], window_days: int) -> list[Matter]:
             reach = current.end + window
     return matters
 
-
-class SpanIndex:
-    """Answers 'does any span lie within `window` days of this one?' in O(log n)."""
-
-    def __init__(self, spans: Iterable[tuple[dt.date, dt.date]]):
-        ordered = sorted(spans)
-        self.starts = [start for start, _ in ordered]
-        self.max_end: list[dt.date] = []
-        for _, end in ordered:
-            self.max_end.append(max(end, self.max_end[-1]) if self.max_end else end)
-
-    def any_near(self, start: dt.date, end: dt.date, window_days: int) -> bool:
-        """True when some span lies within `window_days` of [start, end]."""
-        window = dt.timedelta(days=window_days)
-        upper = bisect.bisect_right(self.starts, end + window)
-        return upper > 0 and self.max_end[upper - 1] >= start - window

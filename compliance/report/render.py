@@ -18,7 +18,7 @@ from ..observation import count_text
 from ..records import Record
 from ..render import escape_markdown as esc
 from ..verdicts import ObligationResult, Verdict
-from .gather import FINDINGS, Link, ProcessEntry, ReportData, alignment, grouped_findings
+from .gather import Link, ProcessEntry, ReportData, alignment, grouped_findings
 
 GENERATED_PREFIX = "_Generated "
 META_PREFIX = "<!-- compliance-report "
