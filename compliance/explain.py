@@ -102,11 +102,15 @@ class Explanation:
     def f_bearers(self, arg: str) -> str:
         return "/".join(self.unit.bearers) if self.unit.bearers else "any actor"
 
-    def f_since(self, arg: str) -> str:
+    def _counted_from(self) -> dt.date:
+        """The first day evidence counts: the period's start, or the rule's own start when later."""
         since = self.ctx.since
-        if self.body.starts is not None:  # a rule that starts later than the agreement counts from its start
+        if self.body.starts is not None:
             since = max(since, local_day(self.unit.epochs[-1].values[self.body.starts], self.agreement.tz))
-        return since.isoformat()
+        return since
+
+    def f_since(self, arg: str) -> str:
+        return self._counted_from().isoformat()
 
     def f_as_of(self, arg: str) -> str:
         return self.ctx.as_of.isoformat()
@@ -146,7 +150,9 @@ class Explanation:
         return next(m for m in self.unit.matters if m.status == "corroborated")
 
     def f_corroborated_from(self, arg: str) -> str:
-        return self._first_corroborated().start.isoformat()
+        start, counted = self._first_corroborated().start, self._counted_from()
+        # a span that began before the period counts from the period's first day: say both
+        return start.isoformat() if start >= counted else f"{start.isoformat()}, counted from {counted.isoformat()}"
 
     def f_corroboration(self, arg: str) -> str:
         rows = self._first_corroborated().rows
@@ -163,7 +169,8 @@ class Explanation:
         return [row for matter in self.unit.matters for row in matter.rows]
 
     def f_earliest_breach(self, arg: str) -> str:
-        return min(r.day for r in self._breach()).isoformat()
+        start, counted = min(r.day for r in self._breach()), self._counted_from()
+        return start.isoformat() if start >= counted else f"{start.isoformat()}, counted from {counted.isoformat()}"
 
     def f_earliest_breach_source(self, arg: str) -> str:
         return alignment_words(min(self._breach(), key=lambda r: r.day).source_party)
