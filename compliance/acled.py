@@ -15,6 +15,7 @@ same content, and turns a changed event into a correction of the latest record o
 from __future__ import annotations
 
 import csv
+import dataclasses
 import datetime as dt
 import io
 import re
@@ -474,7 +475,7 @@ def _read_rows(rows: Iterable[tuple[int, dict[str, str]]], where: str, agreement
             record = observation_record(fields, agreement, declared)
         except ComplianceError as error:
             raise error.at(where, line) from None
-        record = NewRecord(**{**record.__dict__, "line": line})
+        record = dataclasses.replace(record, line=line)
         earlier = seen.get(event_id)
         if earlier is not None:
             if canonical_json(earlier.record.body) != canonical_json(record.body):

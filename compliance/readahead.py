@@ -1,7 +1,9 @@
 """Reading an import in a second process: its lines are decoded, validated and prepared there (canonical body,
 derived columns) while this process appends the records it has received, so that the two halves of an import
-run on two cores. It stays one stream: records arrive in file order, a few thousand at a time (memory stays
-bounded), and the first invalid line ends it with its error, which rolls the import back.
+run on two cores. It stays one stream: records arrive in file order, a few thousand at a time, and the first
+invalid line ends it with its error, which rolls the import back. A thread of this process takes the messages
+off the pipe as they come, up to QUEUED_CHUNKS ahead (memory stays bounded), so the reader is not held up while
+this process writes a batch to the store.
 
 The second process starts when the first record is asked for: an append asks once it holds the chain lock, so
 no line is read before the lock is taken. Where processes cannot be forked, the lines are read here.
@@ -13,7 +15,9 @@ from __future__ import annotations
 import multiprocessing
 import os
 import pickle
+import queue
 import signal
+import threading
 from typing import Any, Callable, Iterable, Iterator, NoReturn
 
 from .errors import ComplianceError, StoreError
@@ -21,6 +25,7 @@ from .exchange import iter_jsonl
 from .records import OBSERVATION, NewRecord
 
 CHUNK = 2000  # records per message between the processes
+QUEUED_CHUNKS = 8  # messages received ahead of the append (memory stays bounded: about 16,000 records)
 
 
 Screen = Callable[[Iterator[NewRecord]], Iterator[NewRecord]]
@@ -42,12 +47,15 @@ def validated_records(open_lines: Callable[[], Iterable[bytes]], agreement: Any,
         receiver.close()
         _read(sender, open_lines, agreement, where, declared, source_party, screen)
     sender.close()
+    messages: queue.Queue[bytes | None] = queue.Queue(maxsize=QUEUED_CHUNKS)
+    stop = threading.Event()
+    threading.Thread(target=_receive, args=(receiver, messages, stop), daemon=True).start()
     try:
         while True:
-            try:
-                kind, payload = pickle.loads(receiver.recv_bytes())
-            except EOFError:
-                raise StoreError("the process reading the import stopped before the end of the file", where) from None
+            message = messages.get()
+            if message is None:
+                raise StoreError("the process reading the import stopped before the end of the file", where)
+            kind, payload = pickle.loads(message)
             if kind == "records":
                 for (record_type, body_json, columns, body, target, line, record_id, recorded_at, recorded_by,
                      recorded_as, digest) in payload:
@@ -60,12 +68,33 @@ def validated_records(open_lines: Callable[[], Iterable[bytes]], agreement: Any,
             else:
                 return
     finally:
-        receiver.close()
+        stop.set()
         try:
             os.kill(pid, signal.SIGKILL)  # (gone already, unless the import stopped early)
         except ProcessLookupError:
             pass
-        os.waitpid(pid, 0)
+        os.waitpid(pid, 0)  # the pipe's other end is closed now: the receiving thread's read ends
+
+
+def _receive(receiver: Any, messages: "queue.Queue[bytes | None]", stop: threading.Event) -> None:
+    """Take the reader's messages off the pipe as they come (None when it closes), so that it goes on
+    validating while the importing process writes a batch, and close the pipe at the end."""
+    try:
+        while not stop.is_set():
+            try:
+                message: bytes | None = receiver.recv_bytes()
+            except (EOFError, OSError):
+                message = None
+            while not stop.is_set():
+                try:
+                    messages.put(message, timeout=0.1)
+                    break
+                except queue.Full:
+                    continue
+            if message is None:
+                return
+    finally:
+        receiver.close()
 
 
 def _read(sender: Any, open_lines: Callable[[], Iterable[bytes]], agreement: Any, where: str,
