@@ -75,8 +75,12 @@ class WhatIfResult(BaseModel):
         return verdict_changes(self.baseline, self.scenario, same_verdict=True)
 
     def to_json_dict(self) -> dict[str, Any]:
-        """The JSON form `whatif --format json` prints (`from` spelled as in the contract)."""
-        return self.model_dump(mode="json", by_alias=True)
+        """The JSON form `whatif --format json` prints (`from` spelled as in the contract); `baseline` and
+        `scenario` are each what `check --format json` prints (cli.md), `agreement` and `since` left out as
+        there when they do not apply."""
+        data = self.model_dump(mode="json", by_alias=True)
+        data["baseline"], data["scenario"] = self.baseline.to_json_dict(), self.scenario.to_json_dict()
+        return data
 
 
 def scenario_digest(normal_form: dict[str, Any], log_digest: str) -> str:

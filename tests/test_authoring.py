@@ -1,19 +1,16 @@
 """The authoring guide and its worked example: docs/authoring.md, examples/clauses/minsk-feb-12-2015.yaml and
-the what-if scenarios written for it (examples/minsk-*.yaml). Every `console` block of the guide whose command
-starts with `$ compliance` is run from the repository root and must print exactly what the guide shows; the
-verdicts of the worked example, derived by hand in the guide, must be the engine's."""
+the what-if scenarios written for it (examples/minsk-*.yaml). The guide's `console` blocks are run by
+tests/test_docs.py; here, its Python example and quoted YAML must be true, and the verdicts of the worked example,
+derived by hand in the guide, must be the engine's."""
 
 from __future__ import annotations
 
 import os
 import re
-import shlex
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
 
-from compliance.cli import app
 from compliance.clauses import load_agreement, parse_agreement, validate_clause_file
 from compliance.errors import ClauseFileError
 from compliance.whatif import whatif
@@ -50,73 +47,8 @@ HAND_DERIVED = {
 }
 
 
-# ---- the guide's console blocks ---------------------------------------------------------------------
-
-def console_examples(text: str) -> list[tuple[str, str]]:
-    """(command, expected output) for every `$ ` line of every ```console block; a trailing backslash continues
-    the command on the next line."""
-    examples: list[tuple[str, str]] = []
-    for block in re.findall(r"^```console\n(.*?)^```", text, flags=re.S | re.M):
-        lines = block.splitlines()
-        i = 0
-        while i < len(lines):
-            if not lines[i].startswith("$ "):
-                raise AssertionError(f"console block line is neither a command nor its output: {lines[i]!r}")
-            command = lines[i][2:]
-            while command.endswith("\\"):
-                i += 1
-                command = command[:-1].rstrip() + " " + lines[i].strip()
-            i += 1
-            output = []
-            while i < len(lines) and not lines[i].startswith("$ "):
-                output.append(lines[i])
-                i += 1
-            examples.append((command, "\n".join(output)))
-    return examples
-
-
-def run_console(command: str):
-    """Run one guide command (`compliance ...`) in-process from the repository root."""
-    args = shlex.split(command)
-    assert args[0] == "compliance", command
-    env = {"COMPLIANCE_STORE": None, "COMPLIANCE_AGREEMENT": None, "COMPLIANCE_MONITOR": "tester",
-           "COMPLIANCE_DEBUG": None, "COMPLIANCE_TODAY": None, "COMPLIANCE_DECLARED_ACTORS": None}
-    cwd = os.getcwd()
-    os.chdir(ROOT)
-    try:
-        return CliRunner().invoke(app, args[1:], env=env)
-    finally:
-        os.chdir(cwd)
-
-
-def terminal_output(result) -> str:
-    """What a terminal shows: the guide's commands write their warnings (stderr) before their output (stdout),
-    and a terminal shows stderr as it is written; the in-process runner buffers it until the end."""
-    return result.stderr + result.stdout
-
-
-def _trimmed(text: str) -> str:
-    return "\n".join(line.rstrip() for line in text.rstrip("\n").splitlines())
-
-
-EXAMPLES = console_examples(GUIDE.read_text(encoding="utf-8"))
-
-
-def test_the_guide_has_console_examples_of_every_command_it_teaches():
-    commands = " ".join(command for command, _ in EXAMPLES)
-    for wanted in ("clauses validate", "clauses list", "clauses show", "--format json", "whatif"):
-        assert wanted in commands, wanted
-    assert all(command.startswith("compliance ") for command, _ in EXAMPLES)
-
-
-@pytest.mark.parametrize("command, expected", EXAMPLES, ids=[c for c, _ in EXAMPLES])
-def test_every_console_example_prints_what_the_guide_shows(command, expected):
-    assert not (ROOT / EMPTY).exists(), f"{EMPTY} exists in the repository root: the guide reads it as empty"
-    result = run_console(command)
-    assert _trimmed(terminal_output(result)) == _trimmed(expected)
-    assert result.exit_code == (2 if "compliance: error:" in expected else 0), result.output
-    assert not (ROOT / EMPTY).exists(), "a read command created the store"
-
+# ---- the guide's examples ------------------------------------------------------------------------------
+# (its console blocks are run by tests/test_docs.py, with every other document's)
 
 def test_the_guide_python_example_prints_what_its_comments_say(capsys):
     (block,) = re.findall(r"^```python\n(.*?)^```", GUIDE.read_text(encoding="utf-8"), flags=re.S | re.M)

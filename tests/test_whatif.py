@@ -361,6 +361,22 @@ def test_json_output_has_the_contract_keys(kalbajar):
     assert data["scenario_digest"] == whatif(str(scenario), store=store).scenario_digest
 
 
+def test_json_baseline_and_scenario_are_what_check_prints():
+    """cli.md: `"baseline": <check json>`; with several agreements `check` leaves out `agreement` and `since`
+    (process.md), and so must the what-if's checks (they were printed as null)."""
+    import datetime as dt
+
+    from compliance import open_store
+    from compliance.check import check
+    data = whatif({"as_of": "2021-09-30"}, store="sample").to_json_dict()
+    assert "agreement" not in data["baseline"] and "since" not in data["baseline"]
+    assert "agreement" not in data["scenario"] and "since" not in data["scenario"]
+    checked = check(open_store("sample"), as_of=dt.date(2021, 9, 30)).to_json_dict()
+    assert data["baseline"] == checked == data["scenario"]
+    one = whatif({"as_of": "2021-09-30"}, store="sample", agreements=["nov-10-2020"]).to_json_dict()
+    assert one["baseline"]["agreement"] == "nov-10-2020" and one["baseline"]["since"] == "2020-11-10"
+
+
 def test_markdown_output_escapes_observation_text(store_at, tmp_path):
     path = store_at([])
     scenario = tmp_path / "md.yaml"
