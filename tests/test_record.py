@@ -1,5 +1,7 @@
-"""The record, exact (issue 14): every quote names a version with an address, no citation points at a
-local file, every registry alignment carries its reason, and corrections cite their sources.
+"""The record, exact (issue 14): every quote names a version with an address and is found word for word
+in the stored excerpt of that version (tests/fixtures/official-texts/), or is marked UNCHECKED beside a
+version that says it was not stored; no citation points at a local file, every registry alignment
+carries its reason, and corrections cite their sources.
 
 The checks read the bundled files themselves (clause files, the sample log and the
 source registry); each checker is also run on a small bad input, so that the test can fail.
@@ -23,6 +25,9 @@ CLAUSE_FILES = sorted((ROOT / "clauses").glob("*.yaml"))
 LOCAL_PATH = re.compile(r"(?:\bsources/|\b\d{3}_[0-9a-f]{16}\.txt\b)")
 VARIANT_COMMENT = re.compile(r"^\s*# variant: (\{.*\})\s*$")
 ADDRESS = re.compile(r"https?://\S+")
+EXCERPTS = ROOT / "tests" / "fixtures" / "official-texts"
+VERSION_LINE = re.compile(r"\bversion:\s*([\w.-]+)")
+NOT_STORED = "NOT among the stored copies"
 
 
 # ---- checkers -----------------------------------------------------------------------------------
@@ -61,6 +66,73 @@ def version_problems(clause: dict, text: str) -> list[str]:
             problems.append(f"{where}: version {version!r} is not under versions:")
         elif not str((versions[version] or {}).get("url") or "").startswith(("http://", "https://")):
             problems.append(f"{where}: version {version!r} has no url")
+    return problems
+
+
+def quoted(clause: dict, text: str = "") -> Iterator[tuple[str, str, str]]:
+    """(where, version, quote) for every quote of a clause file, term variants and `# variant` comments included."""
+    for ob in clause.get("obligations") or []:
+        body = ob.get("text") or {}
+        if "quote" in body:
+            yield f"{ob['id']} text", body.get("version"), body["quote"]
+        for index, variant in enumerate(body.get("variants") or []):
+            yield f"{ob['id']} text.variants[{index}]", variant.get("version"), variant.get("quote") or ""
+        for name, term in (ob.get("terms") or {}).items():
+            if "quote" in term:
+                yield f"{ob['id']} terms.{name}", term.get("version"), term["quote"]
+            for index, variant in enumerate(term.get("variants") or []):
+                yield f"{ob['id']} terms.{name}.variants[{index}]", variant.get("version"), variant.get("quote") or ""
+    for number, variant in comment_variants(text):
+        yield f"line {number} # variant", variant.get("version"), variant.get("quote") or ""
+
+
+def read_excerpt(path: Path) -> tuple[dict[str, str], str]:
+    """The `# key: value` header and the text of a stored excerpt (tests/fixtures/official-texts)."""
+    head, _, body = path.read_text(encoding="utf-8").partition("\n---\n")
+    header = dict(line[2:].split(": ", 1) for line in head.splitlines() if line.startswith("# "))
+    return header, body
+
+
+def words(text: str) -> str:
+    return " ".join(text.split())
+
+
+def found_in_order(quote: str, text: str) -> bool:
+    """Whether the quote's parts (split at "...") occur in the text, in that order, spacing aside."""
+    text, start = words(text), 0
+    for part in (words(p) for p in quote.split("...")):
+        if not part:
+            continue
+        start = text.find(part, start)
+        if start < 0:
+            return False
+        start += len(part)
+    return True
+
+
+def excerpt_problems(clause: dict, text: str, excerpts: dict[str, tuple[dict[str, str], str]]) -> list[str]:
+    """Quotes not found word for word in their version's stored excerpt; versions with no excerpt whose
+    title does not say so; UNCHECKED marks missing beside a version with no excerpt, or left beside one
+    that has an excerpt."""
+    versions = clause.get("versions") or {}
+    problems = []
+    for key, (header, _) in excerpts.items():
+        if key in versions and header.get("address") != (versions[key] or {}).get("url"):
+            problems.append(f"excerpt {key}: address {header.get('address')!r} is not the version's url")
+    for where, version, quote in quoted(clause, text):
+        if version in excerpts:
+            if not found_in_order(quote, excerpts[version][1]):
+                problems.append(f"{where}: quote not in the stored excerpt of {version}: {quote!r}")
+        elif NOT_STORED not in str((versions.get(version) or {}).get("title") or ""):
+            problems.append(f"{where}: version {version!r} has no stored excerpt and its title does not say {NOT_STORED!r}")
+    for number, line in enumerate(text.splitlines(), 1):
+        match = VERSION_LINE.search(line)
+        if not match or match.group(1) not in versions:
+            continue
+        if match.group(1) in excerpts and "UNCHECKED" in line:
+            problems.append(f"line {number}: UNCHECKED beside {match.group(1)}, which has a stored excerpt")
+        elif match.group(1) not in excerpts and "UNCHECKED" not in line:
+            problems.append(f"line {number}: {match.group(1)} has no stored excerpt, and the line does not say UNCHECKED")
     return problems
 
 
@@ -110,6 +182,29 @@ def test_checkers_find_what_they_look_for():
     assert [r["id"] for r in live_records(chain)] == ["2"]
 
 
+def test_excerpt_checker_finds_what_it_looks_for():
+    clause = {"versions": {"a": {"title": "t", "url": "https://example.org/a"},
+                           "b": {"title": "t. NOT among the stored copies", "url": "https://example.org/b"},
+                           "c": {"title": "t", "url": "https://example.org/c"}},
+              "obligations": [{"id": "X1", "text": {"quote": "The Party shall ... by 1 May.", "version": "a",
+                                                    "variants": [{"version": "c", "quote": "q"}]},
+                               "terms": {"deadline": {"quote": "before 1 May", "version": "a"}}},
+                              {"id": "X2", "text": {"quote": "Words nobody checked.", "version": "b"}}]}
+    excerpts = {"a": ({"address": "https://example.org/a"}, "1. The  Party shall return\nthe district by 1 May.")}
+    text = "    version: a\n    version: b\n    version: c  # UNCHECKED\n    version: a  # UNCHECKED\n"
+    assert excerpt_problems(clause, text, excerpts) == [
+        "X1 text.variants[0]: version 'c' has no stored excerpt and its title does not say 'NOT among the stored copies'",
+        "X1 terms.deadline: quote not in the stored excerpt of a: 'before 1 May'",
+        "line 2: b has no stored excerpt, and the line does not say UNCHECKED",
+        "line 4: UNCHECKED beside a, which has a stored excerpt",
+    ]
+    assert found_in_order("The Party ... 1 May.", "The Party shall return the district by 1 May.")
+    assert not found_in_order("1 May ... The Party", "The Party shall return the district by 1 May.")
+    wrong = {"a": ({"address": "https://example.org/elsewhere"}, "")}
+    assert excerpt_problems({"versions": clause["versions"]}, "", wrong) == [
+        "excerpt a: address 'https://example.org/elsewhere' is not the version's url"]
+
+
 # ---- clause files --------------------------------------------------------------------------------
 
 
@@ -119,6 +214,20 @@ def test_every_quote_names_a_listed_version_with_an_address(path: Path):
     clause = yaml.safe_load(text)
     assert list(quote_versions(clause)), f"{path.name}: no quotes found"
     assert version_problems(clause, text) == []
+
+
+@pytest.mark.parametrize("path", CLAUSE_FILES, ids=lambda p: p.name)
+def test_every_quote_is_in_the_stored_excerpt_of_its_version(path: Path):
+    """A reader holding the official texts finds every quote where the catalogue says it is: each quote is
+    checked word for word against the stored excerpt of its version (tests/fixtures/official-texts/, each
+    with the address it was read at); a version with no stored excerpt says so, and its quotes are UNCHECKED."""
+    text = path.read_text(encoding="utf-8")
+    clause = yaml.safe_load(text)
+    folder = EXCERPTS / clause["id"]
+    excerpts = {p.stem: read_excerpt(p) for p in sorted(folder.glob("*.txt"))}
+    assert excerpts, f"no stored excerpts under {folder}"
+    assert all(header.get("version") == key for key, (header, _) in excerpts.items())
+    assert excerpt_problems(clause, text, excerpts) == []
 
 
 @pytest.mark.parametrize("path", CLAUSE_FILES, ids=lambda p: p.name)
