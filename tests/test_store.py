@@ -4,6 +4,7 @@ on both backends (a SQLite file, a schema on the PostgreSQL test server: `locati
 from __future__ import annotations
 
 import datetime as dt
+import io
 import json
 
 import pytest
@@ -163,3 +164,49 @@ def test_the_sample_log_is_read_only_and_loads_with_stable_ids(agreement):
         store.append([observation_record(BREACH, agreement)], "m")
     assert store.get(1).body["kind"] == "contingent.personnel"
     assert store.head().digest == Store.open("sample", agreement).head().digest
+
+
+# An import appends in batches (BATCH_ROWS rows); SQLite writes a batch in a second thread while the next one is
+# chained. A record of an earlier batch must be found, corrected and counted as if it were written at once.
+
+def _batch_lines(count: int, **lines: dict) -> bytes:
+    """`count` breach lines, one per day from 2021-01-01; `lines` replaces line N (key `line_N`) with its fields."""
+    out = []
+    for number in range(1, count + 1):
+        day = dt.date(2021, 1, 1) + dt.timedelta(days=number % 700)
+        out.append(lines.get(f"line_{number}", {**BREACH, "date": day.isoformat()}))
+    return "".join(json.dumps(line) + "\n" for line in out).encode()
+
+
+def test_an_import_corrects_a_record_of_an_earlier_batch(location, agreement):
+    from compliance.recording import import_jsonl
+    from compliance.store.chain import BATCH_ROWS
+
+    lines = 2 * BATCH_ROWS + 500
+    later = BATCH_ROWS + 1500  # in the second batch; line 3000 (ID 3000 in a new store) is in the first
+    correction = {**BREACH, "date": "2021-02-02", "actor": "AM", "supersedes": "3000"}
+    store = Store.open(location(), agreement, write=True)
+    count, _ = import_jsonl(store, io.BytesIO(_batch_lines(lines, **{f"line_{later}": correction})), where="big.jsonl")
+    assert count == lines
+    assert store.get(3000).ended_by == str(later)
+    assert store.get(later).body["supersedes"] == "3000"
+    assert store.summary_problem() is None  # the evidence summary counts the live observations only
+    live = [r for r in store.records() if r.type == "observation" and r.ended_by is None]
+    assert len(live) == lines - 1
+
+
+def test_an_import_that_fails_in_its_last_batch_writes_nothing(location, agreement):
+    from compliance.recording import import_jsonl
+    from compliance.store.chain import BATCH_ROWS
+
+    lines = 2 * BATCH_ROWS + 500
+    bad = 2 * BATCH_ROWS + 400  # after two batches were handed to the store
+    store = Store.open(location(), agreement, write=True)
+    add(store, agreement, BREACH)
+    head = store.head()
+    with pytest.raises(InputError) as raised:
+        import_jsonl(store, io.BytesIO(_batch_lines(lines, **{f"line_{bad}": {**BREACH, "kind": "ceasfire.breach"}})),
+                     where="big.jsonl")
+    assert (raised.value.file, raised.value.line, raised.value.field) == ("big.jsonl", bad, "kind")
+    assert store.head() == head and [r.id for r in store.records() if r.type == "observation"] == ["1"]
+    assert store.summary_problem() is None

@@ -89,7 +89,10 @@ class AppendSession(Protocol):
     def write(self, rows: list[tuple[Any, ...]], ids: list[str], lines: list[int | None], restore: bool) -> None:
         """Store rows (ROW_COLUMNS order, in seq order; `restore`: records that keep their store fields): mark the
         targets they end, keep derived tables up to date. A duplicate ID raises InputError naming its record (and
-        line)."""
+        line), here or (a backend that writes in the background) from `settle` or the session's next read."""
+
+    def settle(self) -> None:
+        """Wait until the rows handed to `write` are written; raise the error of any that failed."""
 
     def finish(self, last_number: int, record_count: int, head: str) -> None:
         """Record the counters and chain head of this append (in the same transaction)."""
@@ -269,6 +272,7 @@ class ChainWriter:
                 pending_types[record_id] = record.type
             except Exception as error:
                 flush()  # an earlier line's duplicate ID is the first error
+                session.settle()
                 if isinstance(error, InputError) and record.line is not None:
                     raise error.at(line=record.line) from None
                 raise

@@ -7,6 +7,7 @@ import datetime as dt
 import json
 import sqlite3
 import time
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator
@@ -21,6 +22,7 @@ from .sql import (FIRST_IDS, GROUP_KEY, SIGNATURE, SQLITE, SUMMARY_FORMAT, SUMMA
                   batch_upkeep, first_ids, summary_rebuild)
 
 BUSY_TIMEOUT_SECONDS = 120
+BACKGROUND_ROWS = 1000  # a batch this large is written by a second thread (an import's); smaller ones at once
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -107,7 +109,9 @@ def _being_created(path: Path) -> bool:
 
 
 def _connect(target: str, *, uri: bool = False) -> sqlite3.Connection:
-    db = sqlite3.connect(target, uri=uri, timeout=BUSY_TIMEOUT_SECONDS, isolation_level=None)
+    # used by one thread at a time: an append's batches are written by a second thread while the first prepares
+    # the next (_SQLiteAppend), and every other use of the connection waits for that write first
+    db = sqlite3.connect(target, uri=uri, timeout=BUSY_TIMEOUT_SECONDS, isolation_level=None, check_same_thread=False)
     db.create_function("first_ids", 2, first_ids, deterministic=True)
     return db
 
@@ -121,6 +125,7 @@ class SQLiteStore(SQLStore):
         super().__init__(process, writable)
         self._db = connection
         self.path = path
+        self._writing: _SQLiteAppend | None = None  # the append under way, whose batch may be being written
 
     @property
     def where(self) -> str:
@@ -304,6 +309,8 @@ class SQLiteStore(SQLStore):
     # ---- SQL ---------------------------------------------------------------------------------------
 
     def _execute(self, sql: str, params: Iterable[Any] = ()) -> Any:
+        if self._writing is not None:  # a batch being written: read what it wrote (and say if it failed)
+            self._writing.settle()
         return self._db.execute(sql, tuple(params))
 
     @contextmanager
@@ -358,11 +365,14 @@ class SQLiteStore(SQLStore):
             db.execute("BEGIN IMMEDIATE")
         except sqlite3.OperationalError as error:
             raise StoreError(f"cannot write the store: {error}", self.where) from None
+        session = self._writing = _SQLiteAppend(self)
         try:
-            writer = ChainWriter(_SQLiteAppend(self), self.process, self._pending_tracks, self.path is not None)
+            writer = ChainWriter(session, self.process, self._pending_tracks, self.path is not None)
             result = writer.run(records, recorded_by, keep_ids)
+            session.close()
             db.execute("COMMIT")
         except BaseException as error:
+            session.close(quietly=True)  # the batch being written ends before the rollback
             try:
                 db.execute("ROLLBACK")
             except sqlite3.Error:
@@ -370,6 +380,8 @@ class SQLiteStore(SQLStore):
             if isinstance(error, sqlite3.OperationalError):
                 raise StoreError(f"cannot write the store: {error}", self.where) from None
             raise
+        finally:
+            self._writing = None
         self.process, self._pending_tracks = writer.tracked, []
         return result
 
@@ -384,6 +396,8 @@ class _SQLiteAppend(SQLAppendSession):
         self.db = store._db
         self.summary = False
         self._signature_ids: dict[tuple[Any, ...], int] | None = None
+        self._worker: ThreadPoolExecutor | None = None
+        self._pending: Future[None] | None = None
 
     def start(self) -> ChainStart:
         db = self.db
@@ -398,10 +412,41 @@ class _SQLiteAppend(SQLAppendSession):
                           format_utc(utc_now()), None)
 
     def first_agreement(self, agreement_id: str) -> None:
+        self.settle()
         self.db.execute("UPDATE meta SET value = ? WHERE key = 'agreement'", (agreement_id,))
         self.summary = False  # its marker names the other genesis: rebuilt at the end
 
     def write(self, rows: list[tuple[Any, ...]], ids: list[str], lines: list[int | None], restore: bool) -> None:
+        """Write a batch: a large one in the background (the connection's thread releases Python's lock while
+        SQLite works, so the chain of the next batch is made meanwhile), after the one before it; its error is
+        raised by the next use of the connection (`settle`)."""
+        self.settle()
+        if len(rows) < BACKGROUND_ROWS:
+            self._write_now(rows, ids, lines)
+            return
+        if self._worker is None:
+            self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="compliance-write")
+        self._pending = self._worker.submit(self._write_now, list(rows), list(ids), list(lines))
+
+    def settle(self) -> None:
+        """Wait for the batch being written, if any; raise its error."""
+        pending, self._pending = self._pending, None
+        if pending is not None:
+            pending.result()
+
+    def close(self, quietly: bool = False) -> None:
+        """Wait for the batch being written (raising its error unless `quietly`) and stop the writing thread."""
+        try:
+            self.settle()
+        except Exception:
+            if not quietly:
+                raise
+        finally:
+            if self._worker is not None:
+                self._worker.shutdown(wait=True)
+                self._worker = None
+
+    def _write_now(self, rows: list[tuple[Any, ...]], ids: list[str], lines: list[int | None]) -> None:
         db = self.db
         db.execute("SAVEPOINT rows")
         try:
@@ -462,6 +507,7 @@ class _SQLiteAppend(SQLAppendSession):
         return self._signature_ids
 
     def finish(self, last_number: int, record_count: int, head: str) -> None:
+        self.settle()
         db = self.db
         db.execute("UPDATE meta SET value = ? WHERE key = 'last_number'", (str(last_number),))
         # the record count and chain head, in the same transaction: verify compares them with the log's end
