@@ -386,6 +386,27 @@ class SQLiteStore(SQLStore):
         return result
 
 
+def _summary_groups(rows: list[tuple[Any, ...]]) -> dict[tuple[Any, ...], list[Any]]:
+    """A batch's observations grouped as `batch_upkeep` groups them in SQL, by (day, signature fields, day_end):
+    [count, first IDs]. (Grouping a batch in SQL cost several times more.)"""
+    groups: dict[tuple[Any, ...], list[Any]] = {}
+    for row in rows:
+        if row[2] != "observation":
+            continue
+        kind, actor, day, day_end, party, claim, subject, sup, lo, hi, attrs = row[_KIND:_ATTRS + 1]
+        key = (day, (kind, actor, party, claim, subject or "", sup or "", -1 if lo is None else lo,
+                     -1 if hi is None else hi, attrs or ""), day_end)
+        group = groups.get(key)
+        if group is None:
+            groups[key] = [1, [row[1]]]
+        else:
+            group[0] += 1
+            group[1].append(row[1])
+    for group in groups.values():
+        group[1] = first_ids(",".join(group[1]))
+    return groups
+
+
 class _SQLiteAppend(SQLAppendSession):
     """The chain writer's session in a SQLite write transaction (`BEGIN IMMEDIATE` holds the file's write lock)."""
 
@@ -419,14 +440,20 @@ class _SQLiteAppend(SQLAppendSession):
     def write(self, rows: list[tuple[Any, ...]], ids: list[str], lines: list[int | None], restore: bool) -> None:
         """Write a batch: a large one in the background (the connection's thread releases Python's lock while
         SQLite works, so the chain of the next batch is made meanwhile), after the one before it; its error is
-        raised by the next use of the connection (`settle`)."""
+        raised by the next use of the connection (`settle`). What the batch ends and how its observations group
+        into the evidence summary are worked out here, so the writing thread only writes."""
+        ends: dict[str, int] = {}  # what the batch ends, by its first record that ends it (rows are in seq order)
+        for row in rows:
+            if row[_TARGET] is not None:
+                ends.setdefault(row[_TARGET], row[0])
+        groups = _summary_groups(rows) if self.summary else None  # (else it is rebuilt at the end)
         self.settle()
         if len(rows) < BACKGROUND_ROWS:
-            self._write_now(rows, ids, lines)
+            self._write_now(rows, ids, lines, ends, groups)
             return
         if self._worker is None:
             self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="compliance-write")
-        self._pending = self._worker.submit(self._write_now, list(rows), list(ids), list(lines))
+        self._pending = self._worker.submit(self._write_now, list(rows), list(ids), list(lines), ends, groups)
 
     def settle(self) -> None:
         """Wait for the batch being written, if any; raise its error."""
@@ -446,7 +473,8 @@ class _SQLiteAppend(SQLAppendSession):
                 self._worker.shutdown(wait=True)
                 self._worker = None
 
-    def _write_now(self, rows: list[tuple[Any, ...]], ids: list[str], lines: list[int | None]) -> None:
+    def _write_now(self, rows: list[tuple[Any, ...]], ids: list[str], lines: list[int | None], ends: dict[str, int],
+                   groups: dict[tuple[Any, ...], list[Any]] | None) -> None:
         db = self.db
         db.execute("SAVEPOINT rows")
         try:
@@ -461,43 +489,26 @@ class _SQLiteAppend(SQLAppendSession):
                                      None if line is not None else "id", line=line) from None
         finally:
             db.execute("RELEASE rows")
-        ends: dict[str, int] = {}  # what the batch ends, by its first record that ends it (rows are in seq order)
-        for row in rows:
-            if row[_TARGET] is not None:
-                ends.setdefault(row[_TARGET], row[0])
         if ends:
             db.executemany("UPDATE records SET ended_by = ? WHERE id = ? AND ended_by IS NULL",
                            [(seq, target) for target, seq in ends.items()])
-        if self.summary:  # else it is rebuilt at the end
-            self._add_to_summary(rows)
-            if ends:
+        if groups is not None:
+            self._add_to_summary(groups)
+            if ends:  # observations ended by the batch leave their groups
                 db.execute(_UPKEEP[-1], {"first": rows[0][0], "last": rows[-1][0]})
 
-    def _add_to_summary(self, rows: list[tuple[Any, ...]]) -> None:
-        """Count the batch's observations into the evidence summary: grouped here, as `batch_upkeep` groups them in
-        SQL (the same rows, counts and first IDs; grouping a batch in SQL costs several times more)."""
+    def _add_to_summary(self, groups: dict[tuple[Any, ...], list[Any]]) -> None:
+        """Count a batch's groups (`_summary_groups`) into the evidence summary, adding the signatures it lacks."""
         db, signatures = self.db, self._signatures()
-        groups: dict[tuple[Any, ...], list[Any]] = {}
-        for row in rows:
-            if row[2] != "observation":
-                continue
-            kind, actor, day, day_end, party, claim, subject, sup, lo, hi, attrs = row[_KIND:_ATTRS + 1]
-            signature = (kind, actor, party, claim, subject or "", sup or "", -1 if lo is None else lo,
-                         -1 if hi is None else hi, attrs or "")
+        added = []
+        for (day, signature, day_end), (n, ids) in groups.items():
             sig = signatures.get(signature)
             if sig is None:
                 sig = signatures[signature] = db.execute(
                     f"INSERT INTO evidence_signatures ({SIGNATURE}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     signature).lastrowid
-            group = groups.get((day, sig, day_end))
-            if group is None:
-                groups[(day, sig, day_end)] = [day, *signature, day_end, 1, sig, [row[1]]]
-            else:
-                group[-3] += 1
-                group[-1].append(row[1])
-        for group in groups.values():
-            group[-1] = first_ids(",".join(group[-1]))
-        db.executemany(_SUMMARY_ADD, groups.values())
+            added.append((day, *signature, day_end, n, sig, ids))
+        db.executemany(_SUMMARY_ADD, added)
 
     def _signatures(self) -> dict[tuple[Any, ...], int]:
         """The evidence summary's signatures by their fields (read once per append)."""
