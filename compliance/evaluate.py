@@ -654,7 +654,7 @@ class Evaluation:
         for other in same:
             role = other.body.events[ref.event].first
             days += [r.day for r in other.roles.get(role, []) if r.day >= agreement.in_force_day]
-        return (min(days) if days else None), f"{ref.obligation}'s {ref.event}"
+        return (min(days) if days else None), f"{ref.obligation}'s event '{ref.event}'"
 
     def _due(self, unit: Unit, name: str, spec: Any) -> dict[str, Any]:
         """A deadline's due day and last compliant day, by calendar arithmetic."""

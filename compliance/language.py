@@ -260,7 +260,7 @@ class EventRef(Strict):
             return "entry into force"
         if self.kind is not None:
             return f"the first {self.kind}"
-        return f"{self.obligation}'s {self.event}" if self.obligation else f"{self.event}"
+        return f"{self.obligation}'s event '{self.event}'" if self.obligation else f"{self.event}"
 
 
 class DeadlineSpec(Strict):

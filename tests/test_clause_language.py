@@ -98,10 +98,10 @@ def test_deadlines_counted_from_events(store):
     disarm = before[("C5-formations-disarm", "NTHF")]
     # counted from the completion, not yet reported: pending with no date
     assert disarm.verdict.value == "pending" and disarm.due is None
-    assert "C2-heavy-withdrawal's completed, which is not reported yet" in disarm.reason
+    assert "C2-heavy-withdrawal's event 'completed', which is not reported yet" in disarm.reason
     after = results(store, "2023-10-31")
     assert after[("C5-formations-disarm", "NTHF")].due == "2023-10-13"
-    assert "7 days after C2-heavy-withdrawal's completed on 2023-10-06" in after[("C5-formations-disarm", "NTHF")].reason
+    assert "7 days after C2-heavy-withdrawal's event 'completed' on 2023-10-06" in after[("C5-formations-disarm", "NTHF")].reason
     pair = after[("C2-heavy-withdrawal", "NTH")]
     assert "completed late" in pair.reason and "late by 2 days" in pair.reason and pair.due == "2023-10-04"
     assert results(store, "2023-10-01")[("C2-heavy-withdrawal", "NTH")].verdict.value == "pending"
