@@ -12,7 +12,7 @@ from typing import Any, Iterable, Sequence
 from .agreement import Agreement, Amendment, Ending
 from .dates import day_param, today, utc_param
 from .errors import InputError
-from .evaluate import Context, evaluate
+from .evaluate import Context, codes_of_rows, evaluate
 from .evidence import Row
 from .exchange import amendment_model, ending_model
 from .process import Process
@@ -107,10 +107,12 @@ def evaluate_snapshot(snap: Snapshot, *, agreements: Sequence[Agreement] | None 
         by_kind[row.kind].append(row)
     results = []
     ignore = ignore_amendments if isinstance(ignore_amendments, bool) else frozenset(ignore_amendments)
+    codes = codes_of_rows(by_kind)
     for agreement in evaluated:
         effective = max(since or agreement.in_force_day, agreement.in_force_day)
         ctx = Context(agreement, snap.as_of, effective, tuple(snap.amendments_of(agreement)),
-                      tuple(snap.endings_of(agreement)), by_kind, ignore, dict(overrides or {}), dict(attribute or {}))
+                      tuple(snap.endings_of(agreement)), by_kind, ignore, dict(overrides or {}), dict(attribute or {}),
+                      codes)
         results += evaluate(ctx)
     one = len(evaluated) == 1
     first_since = max(since or evaluated[0].in_force_day, evaluated[0].in_force_day)

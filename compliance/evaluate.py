@@ -44,6 +44,18 @@ class Context:
     ignore_amendments: bool | frozenset[str] = False
     overrides: dict[str, dict[str, Any]] = field(default_factory=dict)
     attribute: dict[str, str] = field(default_factory=dict)
+    # the actor and source-party codes of the rows (`codes_of_rows`), when the caller made them once for several
+    # agreements evaluated on the same rows
+    row_codes: frozenset[str] | None = None
+
+
+def codes_of_rows(rows_by_kind: dict[str, list[Row]]) -> frozenset[str]:
+    """Every actor and source-party code the evidence rows hold."""
+    codes: set[str] = set()
+    for rows in rows_by_kind.values():
+        codes.update({row.source_party for row in rows})
+        codes.update({row.actor for row in rows})
+    return frozenset(codes)
 
 
 # ---- instants ---------------------------------------------------------------------------------------
@@ -336,9 +348,7 @@ class Evaluation:
     def _codes(self) -> set[str]:
         agreement = self.ctx.agreement
         codes = set(agreement.known_codes)
-        for rows in self.ctx.rows_by_kind.values():
-            codes.update({row.source_party for row in rows})
-            codes.update({row.actor for row in rows})
+        codes.update(self.ctx.row_codes if self.ctx.row_codes is not None else codes_of_rows(self.ctx.rows_by_kind))
         codes.update(self.ctx.attribute.values())
         codes.discard(INDEPENDENT)
         return codes
