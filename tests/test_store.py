@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import io
 import json
+from pathlib import Path
 
 import pytest
 
@@ -210,3 +211,24 @@ def test_an_import_that_fails_in_its_last_batch_writes_nothing(location, agreeme
     assert (raised.value.file, raised.value.line, raised.value.field) == ("big.jsonl", bad, "kind")
     assert store.head() == head and [r.id for r in store.records() if r.type == "observation"] == ["1"]
     assert store.summary_problem() is None
+
+
+def test_a_new_store_file_has_16k_pages_and_an_older_file_keeps_its_own(tmp_path, agreement):
+    import shutil
+    import sqlite3
+
+    from compliance.store.sqlite import PAGE_SIZE
+
+    def page_size(path) -> int:
+        with sqlite3.connect(path) as db:
+            return db.execute("PRAGMA page_size").fetchone()[0]
+
+    new = tmp_path / "new.db"
+    add(Store.open(str(new), agreement, write=True), agreement, BREACH)
+    assert page_size(new) == PAGE_SIZE == 16384
+    old = tmp_path / "old.db"
+    shutil.copy(Path(__file__).parent / "fixtures" / "store-v1.db", old)
+    before = page_size(old)
+    assert before != PAGE_SIZE  # the premise: a file written with SQLite's default pages
+    add(Store.open(str(old), agreement, write=True), agreement, BREACH)
+    assert page_size(old) == before
