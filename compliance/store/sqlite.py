@@ -74,12 +74,14 @@ _V1_COLUMNS = ("seq, id, type, body, recorded_at, recorded_by, prev_hash, hash, 
 _LATER_COLUMNS = ("attrs", "at", "at_end", "recorded_as")
 _INSERT = f"INSERT INTO records ({', '.join(ROW_COLUMNS)}) VALUES ({', '.join('?' * len(ROW_COLUMNS))})"
 _TARGET, _KIND, _ATTRS = (ROW_COLUMNS.index(c) for c in ("target", "kind", "attrs"))
-# a batch's groups into the evidence summary (as the third statement of `batch_upkeep` adds them)
+# a batch's groups into the evidence summary (as the third statement of `batch_upkeep` adds them in SQL)
 _SUMMARY_ADD = (f"INSERT INTO evidence_summary ({GROUP_KEY}, n, sig, ids) VALUES ({', '.join('?' * 14)})"
                 f" ON CONFLICT ({SUMMARY_KEY}) DO UPDATE SET n = evidence_summary.n + excluded.n,"
                 f" ids = CASE WHEN evidence_summary.n >= {FIRST_IDS} THEN evidence_summary.ids"
                 " ELSE first_ids(evidence_summary.ids, excluded.ids) END")
-_UPKEEP = batch_upkeep(SQLITE, "(SELECT * FROM records WHERE seq BETWEEN :first AND :last)")
+# of `batch_upkeep`, SQLite runs only the last statement (observations a batch ends leave their groups): a batch's
+# ended_by marks and its groups are written from the rows in hand (`_SQLiteAppend.write`)
+_ENDED_LEAVE_GROUPS = batch_upkeep(SQLITE, "(SELECT * FROM records WHERE seq BETWEEN :first AND :last)")[-1]
 
 
 def _retry_busy(action: Callable[[], Any]) -> Any:
@@ -499,7 +501,7 @@ class _SQLiteAppend(SQLAppendSession):
         if groups is not None:
             self._add_to_summary(groups)
             if ends:  # observations ended by the batch leave their groups
-                db.execute(_UPKEEP[-1], {"first": rows[0][0], "last": rows[-1][0]})
+                db.execute(_ENDED_LEAVE_GROUPS, {"first": rows[0][0], "last": rows[-1][0]})
 
     def _add_to_summary(self, groups: dict[tuple[Any, ...], list[Any]]) -> None:
         """Count a batch's groups (`_summary_groups`) into the evidence summary, adding the signatures it lacks."""
