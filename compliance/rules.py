@@ -39,6 +39,8 @@ durable-rules pitfalls handled here (see ../shared/notes/durable-rules.md):
   afterwards; rulesets are built once per process and body, each well under the engine's limits (a ruleset of
   more than about 500 rules hangs its compiler);
 - numbers stay within 32 bits (larger magnitudes compare wrongly);
+- a conjunction's last join test never fails first (`guard_join_end`): when it does, durable-rules reads past
+  the end of the join's tests, and now and then that read is a segmentation fault;
 - action errors are caught, kept, and re-raised after the call; and every evidence fact, group and decision is
   checked to have produced an outcome, so a dropped action is an error, never a silent wrong verdict.
 """
@@ -70,6 +72,28 @@ def _and(*conditions: Cond) -> Cond:
     for condition in conditions:
         flat.extend(condition["$and"] if set(condition) == {"$and"} else [condition])
     return {"$and": flat} if len(flat) != 1 else flat[0]
+
+
+def _is_join(atom: Cond) -> bool:
+    """Whether a test of one fact compares it with another fact (its value is a reference or an expression)."""
+    (key, value), = atom.items()
+    if key.startswith("$"):
+        (_, value), = value.items()
+    return isinstance(value, dict)
+
+
+def guard_join_end(condition: Cond) -> Cond:
+    """A conjunction whose last join test repeats its first (so the last can never fail first).
+
+    durable-rules 2.0.28 reads past a join's expression list when the last join test of a conjunction fails
+    (events.c, reduceExpressionSequence: after a failed test it steps over the closing marker and scans on
+    through memory until a byte happens to match it); the scan ends in a segmentation fault when it reaches
+    unmapped memory. The repeat is evaluated only when every join test before it held, the first included,
+    so it holds too, and the verdicts are the same."""
+    if set(condition) != {"$and"}:
+        return condition
+    joins = [atom for atom in condition["$and"] if _is_join(atom)]
+    return {"$and": [*condition["$and"], joins[0]]} if joins else condition
 
 
 def _ref(alias: str, name: str) -> Cond:
@@ -341,7 +365,7 @@ class CompiledRules:
                 raise EngineError(f"rule {name!r} uses the reserved alias {alias!r}")  # pragma: no cover
         if name in self.conditions:
             raise EngineError(f"two rules named {name!r}")  # pragma: no cover - names are made unique below
-        self.conditions[name] = patterns
+        self.conditions[name] = [(alias, guard_join_end(condition)) for alias, condition in patterns]
         self.info[name] = info
 
 

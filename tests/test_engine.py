@@ -238,3 +238,44 @@ def test_a_second_agreement_needs_only_a_clause_file(tmp_path):
     ]
     withdrawal = result.result_of("withdrawal")
     assert withdrawal.due == "2022-03-31" and "late by 1 day" in withdrawal.reason
+
+
+ROOT = Path(__file__).parent.parent
+EVERY_CLAUSE_FILE = [ROOT / "clauses" / name for name in ("nov-10-2020.yaml", "jan-11-2021.yaml", "nov-26-2021.yaml")] + [
+    ROOT / "examples" / "clauses" / "minsk-feb-12-2015.yaml", FIXTURES / "withdrawal-ceasefire.yaml",
+    FIXTURES / "example-ceasefire.yaml"]
+
+
+@pytest.mark.parametrize("path", EVERY_CLAUSE_FILE, ids=lambda path: path.name)
+def test_no_join_conjunction_can_fail_on_its_last_test(path):
+    """durable-rules 2.0.28 reads past a join's tests when the last one fails (a rare segmentation fault, found
+    with valgrind in test_simultaneous_acts): every conjunction with a join test ends by repeating its first."""
+    guarded = 0
+    for ob in load_agreement(str(path)).obligations:
+        for patterns in compile_body(ob.rule, ob.terms).conditions.values():
+            for _alias, condition in patterns:
+                atoms = condition.get("$and", [])
+                joins = [atom for atom in atoms if _compares_with_another_fact(atom)]
+                if joins:
+                    assert atoms[-1] == joins[0] and len(joins) >= 2, (ob.id, condition)
+                    guarded += 1
+    assert guarded > 0
+
+
+def _compares_with_another_fact(atom: dict) -> bool:
+    (key, value), = atom.items()
+    if key.startswith("$"):
+        (_, value), = value.items()
+    return isinstance(value, dict)
+
+
+def test_a_conjunction_whose_last_join_test_fails_still_does_not_match(agreement):
+    """The repeated test changes nothing: the lowest-ranked candidate is picked and no other is. Candidates of
+    rank 3 and 2 arrive after rank 1: each is then tested as the negated lower-ranked candidate of rank 1's pick,
+    and the last real test of that conjunction (rank below 1) fails."""
+    engine = RuleEngine.for_body(agreement.obligation_or_none("P3-personnel-cap").rule,
+                                 agreement.obligation_or_none("P3-personnel-cap").terms)
+    with engine.session() as session:
+        session.assert_facts([{"t": "pick", "target": 7}])
+        fired = session.assert_facts([{"t": "cand", "target": 7, "rank": rank, "value": f"r{rank}"} for rank in (1, 3, 2)])
+    assert [bound["cd"]["value"] for name, info, bound in fired if info.kind == "pick"] == ["r1"]
