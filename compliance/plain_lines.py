@@ -15,6 +15,7 @@ import datetime as dt
 from functools import lru_cache
 from typing import Any
 
+import orjson
 from pydantic_core import SchemaValidator, ValidationError
 from pydantic_core import core_schema as cs
 
@@ -51,9 +52,22 @@ _VALIDATOR = SchemaValidator(cs.typed_dict_schema(
 
 
 @lru_cache(maxsize=8192)
-def _normal_date(text: str, tz: dt.tzinfo) -> str:
-    """A date or date-time as a new record stores it: with the time zone's offset when it has none."""
-    return _with_offset(text, tz) if _no_offset(text) else text
+def _date_parts(text: str, tz: dt.tzinfo) -> tuple[str, dt.date, dt.datetime, str, str | None]:
+    """What a record takes from a date text, remembered (a log repeats its dates): the text as a new record
+    stores it (with the time zone's offset when it has none), its day and instant, the day as stored, and the
+    instant as stored when the text has a time of day (else None)."""
+    day, instant = _moment(text, tz)
+    return (_with_offset(text, tz) if _no_offset(text) else text, day, instant, day.isoformat(),
+            format_utc(instant) if has_time(text) else None)
+
+
+def _plain_json(body: dict[str, Any]) -> str:
+    """canonical_json of a plain line's body (text and whole numbers), by orjson: the same text, in a fifth of the
+    time; a text orjson refuses (a lone surrogate) is left to canonical_json."""
+    try:
+        return orjson.dumps(body, option=orjson.OPT_SORT_KEYS).decode()
+    except orjson.JSONEncodeError:
+        return canonical_json(body)
 
 
 class PlainLines:
@@ -89,12 +103,13 @@ class PlainLines:
         if party != INDEPENDENT and (party not in self.actors or not _PARTY_RE.match(party)):
             return None
         date = fields["date"]
-        day, instant = _moment(date, self.tz)
-        day_end, instant_end = day, instant
+        stored_date, day, instant, day_text, at = _date_parts(date, self.tz)
         date_end = fields.get("date_end")
-        if date_end is not None:
-            day_end, instant_end = _moment(date_end, self.tz)
-            if day_end < day or instant_end < instant and has_time(date) and has_time(date_end):
+        if date_end is None:
+            stored_end, day_end_text, at_end = None, day_text, at
+        else:
+            stored_end, day_end, instant_end, day_end_text, at_end = _date_parts(date_end, self.tz)
+            if day_end < day or instant_end < instant and at is not None and at_end is not None:
                 return None
         value, low, high = fields.get("value"), fields.get("low"), fields.get("high")
         has_count = value is not None or low is not None or high is not None
@@ -120,15 +135,11 @@ class PlainLines:
         body["claim"] = claim
         if subject is not None:
             body["subject"] = subject
-        body["date"] = _normal_date(date, self.tz)
-        if date_end is not None:
-            body["date_end"] = _normal_date(date_end, self.tz)
-        timed = has_time(date)
-        timed_end = date_end is not None and has_time(date_end)
+        body["date"] = stored_date
+        if stored_end is not None:
+            body["date_end"] = stored_end
         sup = fields.get("supervised_by")
-        columns = (kind, actor, day.isoformat(), day_end.isoformat(), party, claim, subject,
-                   sup.upper() if sup else None, value if value is not None else low,
-                   value if value is not None else high, None,
-                   format_utc(instant) if timed else None,
-                   format_utc(instant_end) if timed_end else format_utc(instant) if timed and date_end is None else None)
-        return body, canonical_json(body), columns
+        # (a moment without date_end ends when it starts: at_end is at)
+        columns = (kind, actor, day_text, day_end_text, party, claim, subject, sup.upper() if sup else None,
+                   value if value is not None else low, value if value is not None else high, None, at, at_end)
+        return body, _plain_json(body), columns
