@@ -343,7 +343,9 @@ class PostgresStore(SQLStore):
 
     @contextmanager
     def _read_transaction(self) -> Iterator[None]:
-        if not self.exists or self._reading:
+        # inside a transaction already (a read, or an import's write that reads the log to plan a re-import): its own
+        if not self.exists or self._reading or \
+                self._conn.info.transaction_status != _psycopg().pq.TransactionStatus.IDLE:
             yield
             return
         with self._errors("read"), self._conn.transaction():
