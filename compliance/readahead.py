@@ -33,9 +33,11 @@ Screen = Callable[[Iterator[NewRecord]], Iterator[NewRecord]]
 
 def validated_records(open_lines: Callable[[], Iterable[bytes]], agreement: Any, where: str,
                       declared: frozenset[str] = frozenset(), source_party: Callable[[str], str] | None = None,
-                      screen: Screen | None = None) -> Iterator[NewRecord]:
+                      screen: Screen | None = None, guess: Any = None) -> Iterator[NewRecord]:
     """`exchange.iter_jsonl(open_lines(), ...)`, validated in a second process (see the module docstring), and passed
-    through `screen` there (a further check of each record, such as refusing future dates) when given."""
+    through `screen` there (a further check of each record, such as refusing future dates) when given. With a
+    `store.chain.ChainGuess` that the writer has filled in by the time the first record is asked for, the second
+    process also hashes the plain observations ahead."""
     if not hasattr(os, "fork"):
         records = iter_jsonl(open_lines(), agreement, where, declared, source_party)
         yield from screen(records) if screen is not None else records
@@ -45,7 +47,7 @@ def validated_records(open_lines: Callable[[], Iterable[bytes]], agreement: Any,
     pid = os.fork()
     if pid == 0:  # the reader: it inherits the agreements, the registry and the open file
         receiver.close()
-        _read(sender, open_lines, agreement, where, declared, source_party, screen)
+        _read(sender, open_lines, agreement, where, declared, source_party, screen, guess)
     sender.close()
     messages: queue.Queue[bytes | None] = queue.Queue(maxsize=QUEUED_CHUNKS)
     stop = threading.Event()
@@ -58,9 +60,9 @@ def validated_records(open_lines: Callable[[], Iterable[bytes]], agreement: Any,
             kind, payload = pickle.loads(message)
             if kind == "records":
                 for (record_type, body_json, columns, body, target, line, record_id, recorded_at, recorded_by,
-                     recorded_as, digest) in payload:
+                     recorded_as, digest, chained) in payload:
                     yield NewRecord(record_type, body, None, target, record_id, recorded_at, recorded_by, digest, line,
-                                    recorded_as, body_json, columns)
+                                    recorded_as, body_json, columns, chained)
             elif kind == "error":
                 raise payload
             elif kind == "failed":
@@ -98,7 +100,8 @@ def _receive(receiver: Any, messages: "queue.Queue[bytes | None]", stop: threadi
 
 
 def _read(sender: Any, open_lines: Callable[[], Iterable[bytes]], agreement: Any, where: str,
-          declared: frozenset[str], source_party: Callable[[str], str] | None, screen: Screen | None) -> NoReturn:
+          declared: frozenset[str], source_party: Callable[[str], str] | None, screen: Screen | None,
+          guess: Any) -> NoReturn:
     """The reader process: validate and prepare records, send them in chunks, then 'end' (or the error)."""
     from .store.chain import derived_values
     from .records import canonical_json
@@ -106,14 +109,18 @@ def _read(sender: Any, open_lines: Callable[[], Iterable[bytes]], agreement: Any
     try:
         chunk: list[tuple[Any, ...]] = []
         records = iter_jsonl(open_lines(), agreement, where, declared, source_party)
-        for record in screen(records) if screen is not None else records:
+        if screen is not None:
+            records = screen(records)
+        if guess is not None:
+            records = guess.chain(records)
+        for record in records:
             observation = record.type == OBSERVATION
             chunk.append((record.type, record.body_json or canonical_json(record.body),
                           record.columns if record.columns is not None else derived_values(record),
                           # an observation's body only when a re-import is planned from it (its external_id)
                           record.body if not observation or "external_id" in record.body else {},
                           record.target, record.line, record.id,
-                          record.recorded_at, record.recorded_by, record.recorded_as, record.hash))
+                          record.recorded_at, record.recorded_by, record.recorded_as, record.hash, record.chained))
             if len(chunk) >= CHUNK:
                 sender.send_bytes(pickle.dumps(("records", chunk), protocol=5))
                 chunk = []

@@ -109,6 +109,7 @@ def import_jsonl(store: Any, source: str | Path | BinaryIO, *, where: str | None
     A line may leave out `source_party` when the source registry knows its source. Errors name `file:line`."""
     from .progress import tracked
     from .readahead import validated_records
+    from .store.chain import ChainGuess, GuessedStream
 
     process = store.process
     if isinstance(source, (str, Path)):
@@ -131,12 +132,13 @@ def import_jsonl(store: Any, source: str | Path | BinaryIO, *, where: str | None
         return _lines(open(source, "rb") if isinstance(source, (str, Path)) else source)  # noqa: SIM115
 
     plan = ImportPlan([], 0, 0, 0, 0)
+    guess = ChainGuess()  # filled in by the store's writer before it reads the first record
     records = validated_records(open_lines, process, where, frozenset(declared), alignment,
-                                lambda lines: refusing_future(lines, today(process.tz), where))
+                                lambda lines: refusing_future(lines, today(process.tz), where), guess)
     records = planning_reimport(records, store, where, plan)
     with tracked(records, None if size is None or size >= PROGRESS_MIN_BYTES else 0, "importing",
                  min_total=1) as shown:
-        count = append_located(store, shown, recorded_by, where)
+        count = append_located(store, GuessedStream(shown, guess), recorded_by, where)
     return count, plan
 
 

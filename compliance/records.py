@@ -87,6 +87,8 @@ class NewRecord:
     # (`store.chain.DERIVED`); such an observation's `body` may be left empty, since the store reads neither
     body_json: str | None = None
     columns: tuple[Any, ...] | None = None
+    # chained ahead on a guess (`store.chain.ChainGuess`): (previous hash, ID, hash), used only where the guess holds
+    chained: tuple[str, str, str] | None = None
 
     @property
     def is_restore(self) -> bool:

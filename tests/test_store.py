@@ -167,8 +167,8 @@ def test_the_sample_log_is_read_only_and_loads_with_stable_ids(agreement):
     assert store.head().digest == Store.open("sample", agreement).head().digest
 
 
-# An import appends in batches (BATCH_ROWS rows); SQLite writes a batch in a second thread while the next one is
-# chained. A record of an earlier batch must be found, corrected and counted as if it were written at once.
+# An import appends in batches (BATCH_ROWS rows). A record of an earlier batch must be found, corrected and counted
+# as if it were written at once.
 
 def _batch_lines(count: int, **lines: dict) -> bytes:
     """`count` breach lines, one per day from 2021-01-01; `lines` replaces line N (key `line_N`) with its fields."""
@@ -232,3 +232,50 @@ def test_a_new_store_file_has_16k_pages_and_an_older_file_keeps_its_own(tmp_path
     assert before != PAGE_SIZE  # the premise: a file written with SQLite's default pages
     add(Store.open(str(old), agreement, write=True), agreement, BREACH)
     assert page_size(old) == before
+
+
+# The reading process of an import hashes plain observations ahead, from where the writer guessed the chain starts
+# (`store.chain.ChainGuess`); the writer uses such a hash only when the record follows that very hash and takes the
+# ID the guess assumed, and hashes the record itself otherwise.
+
+def _hashes_in_this_process(monkeypatch) -> list[str]:
+    """Count the chain hashes the writer makes in this process (the reading process's are its own)."""
+    import compliance.store.chain as chain
+
+    made: list[str] = []
+    real = chain.chain_hash_of_text
+
+    def counted(*args):
+        made.append(args[1])
+        return real(*args)
+    monkeypatch.setattr(chain, "chain_hash_of_text", counted)
+    return made
+
+
+def test_an_import_is_hashed_ahead_and_its_chain_verifies(location, agreement, monkeypatch):
+    from compliance.integrity import verify
+    from compliance.recording import import_jsonl
+
+    store = Store.open(location(), agreement, write=True)
+    made = _hashes_in_this_process(monkeypatch)
+    count, _ = import_jsonl(store, io.BytesIO(_batch_lines(600)), where="plain.jsonl")
+    assert count == 600
+    tracks = [r.id for r in store.records() if r.type == "track"]
+    assert made == tracks + tracks  # the guess (after the new store's track records), then the track records
+    assert verify(store).records == 600 + len(tracks)
+
+
+def test_an_import_the_guess_got_wrong_is_hashed_by_the_writer(location, agreement, monkeypatch):
+    from compliance.integrity import verify
+    from compliance.recording import import_jsonl
+
+    store = Store.open(location(), agreement, write=True)
+    add(store, agreement, {**BREACH, "external_id": "e-1"})
+    made = _hashes_in_this_process(monkeypatch)
+    # line 1 is in the log already (left out: every later ID is one less than guessed); line 300 retracts
+    lines = _batch_lines(400, line_1={**BREACH, "external_id": "e-1"},
+                         line_300={"retracts": "1", "reason": "duplicate"})
+    count, plan = import_jsonl(store, io.BytesIO(lines), where="again.jsonl")
+    assert (count, plan.unchanged) == (399, 1)
+    assert len(made) >= 399 and store.get(1).ended_by is not None
+    assert verify(store).records == 400 + len([r for r in store.records() if r.type == "track"])

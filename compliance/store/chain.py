@@ -89,10 +89,7 @@ class AppendSession(Protocol):
     def write(self, rows: list[tuple[Any, ...]], ids: list[str], lines: list[int | None], restore: bool) -> None:
         """Store rows (ROW_COLUMNS order, in seq order; `restore`: records that keep their store fields): mark the
         targets they end, keep derived tables up to date. A duplicate ID raises InputError naming its record (and
-        line), here or (a backend that writes in the background) from `settle` or the session's next read."""
-
-    def settle(self) -> None:
-        """Wait until the rows handed to `write` are written; raise the error of any that failed."""
+        line)."""
 
     def finish(self, last_number: int, record_count: int, head: str) -> None:
         """Record the counters and chain head of this append (in the same transaction)."""
@@ -139,6 +136,48 @@ def _next_number(prefix: str, owner: Agreement, record_type: str, taken: set[str
 _STORE_FIELD_NAMES = "store fields (id, recorded_at, recorded_by, hash)"
 
 
+class ChainGuess:
+    """Where the chain of a stream's records will start, guessed by the writer once it holds the chain lock, so that
+    the process reading the stream can hash its plain observations ahead (`readahead`): the writer uses a record's
+    guessed hash only when the record follows the hash and takes the ID the guess assumed, and hashes it itself
+    otherwise (a line a re-import skips, a record of another type, a restore)."""
+
+    def __init__(self) -> None:
+        self.start: tuple[str, int, str, str, str | None] | None = None  # (hash, number, recorded_at, by, as)
+
+    def chain(self, records: Iterable[NewRecord]) -> Iterator[NewRecord]:
+        """The records, each plain observation with `chained` set, from the start the writer guessed, until the
+        first record that is not one (after it, the guess no longer knows the IDs)."""
+        if self.start is None:
+            yield from records
+            return
+        prev_hash, number, at, by, shown = self.start
+        records = iter(records)
+        for record in records:
+            if record.type != OBSERVATION or record.target is not None or record.is_restore:
+                yield record
+                break
+            number += 1
+            record_id = str(number)
+            digest = chain_hash_of_text(prev_hash, record_id, OBSERVATION,
+                                        record.body_json or canonical_json(record.body), at, by, shown)
+            record.chained = (prev_hash, record_id, digest)
+            prev_hash = digest
+            yield record
+        yield from records
+
+
+class GuessedStream:
+    """A stream of records whose reader hashes ahead with `guess` (what the writer looks for: `chain_guess`)."""
+
+    def __init__(self, records: Iterable[NewRecord], guess: ChainGuess):
+        self.records = records
+        self.chain_guess = guess
+
+    def __iter__(self) -> Iterator[NewRecord]:
+        return iter(self.records)
+
+
 class ChainWriter:
     """Appends records to one backend's log inside its write transaction: all of them, or (an error) none."""
 
@@ -161,6 +200,9 @@ class ChainWriter:
         session = self.session
         batch_rows = getattr(session, "batch_rows", BATCH_ROWS)
         start = session.start()
+        guess: ChainGuess | None = getattr(records, "chain_guess", None)
+        if guess is not None:
+            guess.start = self._guess(start, recorded_by)
         stream: Iterator[NewRecord] = iter(records)
         first = next(stream, None)
         if first is None:
@@ -260,7 +302,13 @@ class ChainWriter:
                     self._check_ending(record, process, restore, endings_in_batch)
                     endings_in_batch.append((record_id, record.body))
                 body_json = record.body_json or canonical_json(record.body)
-                digest = chain_hash_of_text(prev_hash, record_id, record.type, body_json, at, record_by, record_as)
+                chained = record.chained
+                if (chained is not None and chained[0] == prev_hash and chained[1] == record_id and target is None
+                        and record.type == OBSERVATION and guess is not None and guess.start is not None
+                        and guess.start[2:] == (at, record_by, record_as)):
+                    digest = chained[2]  # hashed ahead, from this very hash and ID, time and author
+                else:
+                    digest = chain_hash_of_text(prev_hash, record_id, record.type, body_json, at, record_by, record_as)
                 if restore and record.hash is not None and record.hash != digest:  # a line of the file: bad input
                     raise InputError(f"does not match the rebuilt chain (expected {digest}): the export was changed "
                                      "after it was written, or is not whole", "hash")
@@ -272,7 +320,6 @@ class ChainWriter:
                 pending_types[record_id] = record.type
             except Exception as error:
                 flush()  # an earlier line's duplicate ID is the first error
-                session.settle()
                 if isinstance(error, InputError) and record.line is not None:
                     raise error.at(line=record.line) from None
                 raise
@@ -289,6 +336,28 @@ class ChainWriter:
         session.finish(number, start.record_count + count + len(leading), prev_hash)
         self.tracked = process
         return ids, count
+
+    def _guess(self, start: ChainStart, recorded_by: str) -> tuple[str, int, str, str, str | None] | None:
+        """Where the chain of new records (not a restore) starts: after the log's last record, or after the track
+        records a new store writes first; None when the author's name is refused (the append fails anyway)."""
+        from ..observation import clean_name
+        from .base import track_body
+
+        try:
+            by = clean_name(recorded_by, "recorded_by")
+        except InputError:
+            return None
+        if start.author is not None:
+            by, shown = start.author, (by if by and by != start.author else None)
+        else:
+            shown = None
+        prev_hash, prev_at = (start.last[1], start.last[2]) if start.last else (genesis_digest(start.agreement), "")
+        at = start.now if start.now > prev_at else prev_at
+        if start.last is None:
+            for agreement in self.pending_tracks:
+                prev_hash = chain_hash_of_text(prev_hash, track_id(agreement.id), TRACK,
+                                               canonical_json(track_body(agreement, self.durable)), at, by, shown)
+        return prev_hash, start.last_number, at, by, shown
 
     def _check_ending(self, record: NewRecord, process: Process, restore: bool,
                       batch: list[tuple[str, dict[str, Any]]]) -> None:

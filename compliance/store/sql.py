@@ -366,9 +366,6 @@ class SQLAppendSession:
     def __init__(self, store: SQLStore):
         self.store = store
 
-    def settle(self) -> None:
-        """Batches are written when handed over (a backend that writes them in the background says otherwise)."""
-
     def lookup(self, record_id: str) -> tuple[str, str | None] | None:
         """(type, ID of the record that ended it or None) of a stored record, or None."""
         row = self.store._execute("SELECT r.type, e.id FROM records r LEFT JOIN records e ON e.seq = r.ended_by"
