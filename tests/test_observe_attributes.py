@@ -118,3 +118,20 @@ def test_the_library_reads_attribute_texts_against_the_declaration() -> None:
     with pytest.raises(InputError) as caught:
         attributes_from_text(["calibre_mm=1"], "talks.meeting", AGREEMENT)
     assert (caught.value.where, caught.value.reason) == ("attributes", "kind 'talks.meeting' declares no attributes")
+
+
+MINSK = Path(__file__).parent.parent / "examples" / "clauses" / "minsk-feb-12-2015.yaml"
+POSITION = {"kind": "heavy-weapons.position", "subject": "artillery", "date": "2015-03-01", "actor": "UA",
+            "source": "OSCE SMM", "source_party": "independent"}
+
+
+def test_a_required_attribute_left_out_is_named_as_the_option_or_the_line_field(store: Path, tmp_path: Path) -> None:
+    args = [a for name, value in POSITION.items() for a in (f"--{name.replace('_', '-')}", value)]
+    refused(run("observe", "add", *args, "--agreement", str(MINSK), "--store", str(store)),
+            "--attr distance_km: kind 'heavy-weapons.position' needs the attribute 'distance_km'")
+    assert not store.exists()
+    (tmp_path / "one.jsonl").write_text(json.dumps(POSITION) + "\n", encoding="utf-8")
+    refused(run("observe", "import", str(tmp_path / "one.jsonl"), "--agreement", str(MINSK), "--store", str(store)),
+            f"{tmp_path / 'one.jsonl'}:1: attributes.distance_km: kind 'heavy-weapons.position' needs the attribute "
+            "'distance_km'")
+    assert not store.exists()

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import json
 import sys
+from contextlib import contextmanager
 from enum import Enum
-from typing import Any, Optional
+from typing import Any, Iterator, Optional
 
 import typer
 
@@ -134,8 +135,25 @@ def add(
                      low=low, high=high, claim=claim, subject=subject, place=place, lat=lat, lon=lon,
                      date_end=date_end, method=method, supervised_by=supervised_by, url=url, quote=quote, notes=notes)
     db = open_store(ctx, store, agreement, write=True)
-    typer.echo(add_observation(db, fields, attributes=attr or (), declared=declared_codes(declare),
-                               registry=registry_path(ctx, registry, store), recorded_by=resolve(ctx, "monitor", monitor)))
+    with _attributes_as_options():
+        new_id = add_observation(db, fields, attributes=attr or (), declared=declared_codes(declare),
+                                 registry=registry_path(ctx, registry, store), recorded_by=resolve(ctx, "monitor", monitor))
+    typer.echo(new_id)
+
+
+@contextmanager
+def _attributes_as_options() -> Iterator[None]:
+    """An error about an attribute (`attributes.NAME`, as the exchange format names it) named as the option that
+    gives it on the command line (`--attr NAME`)."""
+    from ..errors import ComplianceError
+
+    try:
+        yield
+    except ComplianceError as error:
+        field = error.field or ""
+        if field.startswith("attributes.") and error.file is None and error.line is None:
+            raise error.in_field(f"--attr {field.removeprefix('attributes.')}") from None
+        raise
 
 
 @observe_app.command("correct")
@@ -182,9 +200,11 @@ def correct(
                       low=low, high=high, claim=claim, subject=subject, place=place, lat=lat, lon=lon,
                       date_end=date_end, method=method, supervised_by=supervised_by, url=url, quote=quote, notes=notes)
     db = open_store(ctx, store, agreement, write=True)
-    typer.echo(correct_observation(db, observation_id, changes, attributes=attr or (), declared=declared_codes(declare),
-                                   registry=registry_path(ctx, registry, store),
-                                   recorded_by=resolve(ctx, "monitor", monitor)))
+    with _attributes_as_options():
+        new_id = correct_observation(db, observation_id, changes, attributes=attr or (), declared=declared_codes(declare),
+                                     registry=registry_path(ctx, registry, store),
+                                     recorded_by=resolve(ctx, "monitor", monitor))
+    typer.echo(new_id)
 
 
 @observe_app.command("retract")
