@@ -136,6 +136,14 @@ def _next_number(prefix: str, owner: Agreement, record_type: str, taken: set[str
 _STORE_FIELD_NAMES = "store fields (id, recorded_at, recorded_by, hash)"
 
 
+def _authors(recorded_by: str, role: str | None) -> tuple[str, str | None]:
+    """(recorded_by, recorded_as) of new records: the name given, or on a server the authenticated role with the
+    name given kept beside it when it differs."""
+    if role is None:
+        return recorded_by, None
+    return role, (recorded_by if recorded_by and recorded_by != role else None)
+
+
 class ChainGuess:
     """Where the chain of a stream's records will start, guessed by the writer once it holds the chain lock, so that
     the process reading the stream can hash its plain observations ahead (`readahead`): the writer uses a record's
@@ -228,11 +236,10 @@ class ChainWriter:
         seq, prev_hash, prev_at = start.last if start.last else (0, genesis_digest(agreement), "")
         number = start.last_number
         now = start.now
-        author = start.author
-        if author is None:
-            by, shown = recorded_by, None
-        else:
-            by, shown = author, (recorded_by if recorded_by and recorded_by != author else None)
+        by, shown = _authors(recorded_by, start.author)
+        # the reading process hashed plain observations ahead from this start (if the writer guessed it right)
+        guessed = (guess is not None and guess.start is not None and not restore
+                   and guess.start[2:] == (now if now > prev_at else prev_at, by, shown))
         taken = session.agreement_ids()
         next_numbers: dict[str, int] = {}
         endings_in_batch: list[tuple[str, dict[str, Any]]] = []
@@ -302,11 +309,9 @@ class ChainWriter:
                     self._check_ending(record, process, restore, endings_in_batch)
                     endings_in_batch.append((record_id, record.body))
                 body_json = record.body_json or canonical_json(record.body)
-                chained = record.chained
-                if (chained is not None and chained[0] == prev_hash and chained[1] == record_id and target is None
-                        and record.type == OBSERVATION and guess is not None and guess.start is not None
-                        and guess.start[2:] == (at, record_by, record_as)):
-                    digest = chained[2]  # hashed ahead, from this very hash and ID, time and author
+                ahead = record.chained
+                if guessed and ahead is not None and ahead[0] == prev_hash and ahead[1] == record_id:
+                    digest = ahead[2]  # hashed ahead, from this very hash and ID (and the guessed time and author)
                 else:
                     digest = chain_hash_of_text(prev_hash, record_id, record.type, body_json, at, record_by, record_as)
                 if restore and record.hash is not None and record.hash != digest:  # a line of the file: bad input
@@ -344,13 +349,9 @@ class ChainWriter:
         from .base import track_body
 
         try:
-            by = clean_name(recorded_by, "recorded_by")
+            by, shown = _authors(clean_name(recorded_by, "recorded_by"), start.author)
         except InputError:
             return None
-        if start.author is not None:
-            by, shown = start.author, (by if by and by != start.author else None)
-        else:
-            shown = None
         prev_hash, prev_at = (start.last[1], start.last[2]) if start.last else (genesis_digest(start.agreement), "")
         at = start.now if start.now > prev_at else prev_at
         if start.last is None:

@@ -429,19 +429,9 @@ class _SQLiteAppend(SQLAppendSession):
         self.summary = False  # its marker names the other genesis: rebuilt at the end
 
     def write(self, rows: list[tuple[Any, ...]], ids: list[str], lines: list[int | None], restore: bool) -> None:
-        """Write a batch: its rows, what it ends, and how its observations group into the evidence summary.
-
-        (Written here, not by a second thread while the next batch is chained: SQLite binds every row's values
-        holding Python's lock, so the two threads mostly took turns, and a 1M-line import took 1 to 3 s longer.)"""
-        ends: dict[str, int] = {}  # what the batch ends, by its first record that ends it (rows are in seq order)
-        for row in rows:
-            if row[_TARGET] is not None:
-                ends.setdefault(row[_TARGET], row[0])
-        groups = _summary_groups(rows) if self.summary else None  # (else it is rebuilt at the end)
-        self._write_batch(rows, ids, lines, ends, groups)
-
-    def _write_batch(self, rows: list[tuple[Any, ...]], ids: list[str], lines: list[int | None], ends: dict[str, int],
-                   groups: dict[tuple[Any, ...], list[Any]] | None) -> None:
+        """Write a batch: its rows, what it ends, and how its observations group into the evidence summary. (On
+        this thread: a second one writing while the next batch was chained made a 1M import 1 to 3 s slower,
+        since sqlite3 binds each row's values holding Python's lock.)"""
         db = self.db
         db.execute("SAVEPOINT rows")
         try:
@@ -456,11 +446,15 @@ class _SQLiteAppend(SQLAppendSession):
                                      None if line is not None else "id", line=line) from None
         finally:
             db.execute("RELEASE rows")
+        ends: dict[str, int] = {}  # what the batch ends, by its first record that ends it (rows are in seq order)
+        for row in rows:
+            if row[_TARGET] is not None:
+                ends.setdefault(row[_TARGET], row[0])
         if ends:
             db.executemany("UPDATE records SET ended_by = ? WHERE id = ? AND ended_by IS NULL",
                            [(seq, target) for target, seq in ends.items()])
-        if groups is not None:
-            self._add_to_summary(groups)
+        if self.summary:  # (else it is rebuilt at the end)
+            self._add_to_summary(_summary_groups(rows))
             if ends:  # observations ended by the batch leave their groups
                 db.execute(_ENDED_LEAVE_GROUPS, {"first": rows[0][0], "last": rows[-1][0]})
 
